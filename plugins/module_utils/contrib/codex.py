@@ -1,0 +1,201 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) bot_bottle contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""OpenAI Codex CLI (``@openai/codex``)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import typing as t
+
+from ansible_collections.bot_bottle.agents.plugins.module_utils.plan import (
+    DEFAULT_OWNER,
+    MERGE_TOML,
+    PROMPT_READ_FILE,
+    AgentProviderRuntime,
+    AgentProvisionCommand,
+    AgentProvisionDir,
+    AgentProvisionFile,
+    AgentProvisionPlan,
+    EgressRoute,
+    McpRegistration,
+)
+from ansible_collections.bot_bottle.agents.plugins.module_utils.provider import (
+    DEFAULT_GUEST_HOME,
+    DEFAULT_MCP_NAME,
+    PLACEHOLDER_TOKEN,
+    AgentProvider,
+    PlanDraft,
+    PlanRequest,
+    ProvisionError,
+    host_home,
+    json_bytes,
+    json_pointer,
+    owner_check,
+    read_json_file,
+    secret_token_file,
+)
+from ansible_collections.bot_bottle.agents.plugins.module_utils.tomledit import dumps_table
+
+API_HOST = "api.openai.com"
+CHATGPT_HOST = "chatgpt.com"
+ACCESS_TOKEN_POINTER = "/tokens/access_token"
+# Identity claims codex reads from the id_token; none of them grants access.
+_ID_CLAIMS = ("email", "https://api.openai.com/auth", "exp", "iat")
+
+
+class CodexProvider(AgentProvider):
+    runtime = AgentProviderRuntime(
+        template="codex",
+        command="codex",
+        image="localhost/bot-bottle/codex:latest",
+        dockerfile="codex.Dockerfile",
+        prompt_mode=PROMPT_READ_FILE,
+        bypass_args=("--dangerously-bypass-approvals-and-sandbox",),
+        resume_args=("resume", "--last"),
+        remote_control_args=(),
+        headless_args=("exec",),
+    )
+
+    def config_dir(self, guest_home: str) -> str:
+        return f"{guest_home}/.codex"
+
+    def build_plan(self, request: PlanRequest) -> PlanDraft:
+        home = request.guest_home
+        codex_home = self.config_dir(home)
+        state = os.path.join(request.state_dir, "codex")
+        host_files: dict[str, bytes] = {}
+        files: list[AgentProvisionFile] = []
+
+        def add(name: str, guest_path: str, data: bytes, **kwargs: t.Any) -> None:
+            host_path = os.path.join(state, name)
+            host_files[host_path] = data
+            files.append(AgentProvisionFile(host_path=host_path, guest_path=guest_path, **kwargs))
+
+        if request.trusted_project_path:
+            # Codex keeps user settings in config.toml too: set our keys, keep the rest.
+            trust = dumps_table(("projects", request.trusted_project_path), {"trust_level": "trusted"})
+            add("config.toml", f"{codex_home}/config.toml", trust.encode(), merge=MERGE_TOML)
+
+        auth, routes, secret = _auth(request)
+        add("auth.json", f"{codex_home}/auth.json", json_bytes(auth), secret=secret)
+        if request.auth_token and not request.credentials_in_guest:
+            path, data = secret_token_file(request.state_dir, "codex-api-key", request.auth_token)
+            host_files[path] = data
+
+        provisioned_env = {"HOME": home, "CODEX_HOME": codex_home}
+        guest_env = {**provisioned_env, **request.guest_env}
+        plan = AgentProvisionPlan(
+            template=self.runtime.template,
+            command=self.runtime.command,
+            prompt_mode=self.runtime.prompt_mode,
+            image=self.runtime.image,
+            dockerfile=request.dockerfile,
+            guest_home=home,
+            skills_dir=self.skills_dir(home),
+            workdir=request.trusted_project_path or home,
+            guest_env=guest_env,
+            env_vars=tuple(sorted(guest_env)),
+            dirs=(AgentProvisionDir(codex_home), AgentProvisionDir(self.skills_dir(home))),
+            files=tuple(files),
+            pre_copy=(owner_check(DEFAULT_OWNER),),
+            verify=(
+                AgentProvisionCommand(
+                    argv=("codex", "--version"),
+                    error="the codex CLI does not run in the bottle: build it from the codex "
+                    "image (runtime dockerfile) or install @openai/codex on its PATH",
+                ),
+            ),
+            egress_routes=tuple(routes),
+            hidden_env_names=(),
+            provisioned_env=provisioned_env,
+            runtime=self.runtime,
+        )
+        return PlanDraft(plan, host_files)
+
+    def supervise_mcp(
+        self,
+        url: str,
+        guest_home: str = DEFAULT_GUEST_HOME,
+        name: str = DEFAULT_MCP_NAME,
+        headers: t.Mapping[str, str] | None = None,
+        bearer_token_env_var: str = "",
+    ) -> McpRegistration:
+        entry: dict[str, t.Any] = {"url": url}
+        if bearer_token_env_var:
+            entry["bearer_token_env_var"] = bearer_token_env_var
+        if headers:
+            entry["http_headers"] = dict(headers)
+        return McpRegistration(
+            config_path=f"{self.config_dir(guest_home)}/config.toml",
+            format="toml",
+            key_path=("mcp_servers", name),
+            entry=entry,
+        )
+
+
+def _auth(request: PlanRequest) -> tuple[dict[str, t.Any], list[EgressRoute], bool]:
+    """auth.json for the bottle, the egress routes, and whether auth.json holds a secret."""
+    if request.forward_host_credentials:
+        path = os.path.join(
+            request.host_env.get("CODEX_HOME") or os.path.join(host_home(request.host_env), ".codex"),
+            "auth.json",
+        )
+        host_auth = read_json_file("forward_host_credentials", path)
+        if not isinstance(json_pointer(host_auth, ACCESS_TOKEN_POINTER), str):
+            raise ProvisionError(
+                "forward_host_credentials",
+                f"{path} has no ChatGPT tokens.access_token; run 'codex login' on the host",
+            )
+        if request.credentials_in_guest:
+            return host_auth, [], True
+        routes = [
+            EgressRoute(host, "Authorization", "json_file", path, ACCESS_TOKEN_POINTER, tls_passthrough=True)
+            for host in (API_HOST, CHATGPT_HOST)
+        ]
+        return _chatgpt_placeholder(host_auth), routes, False
+    if request.auth_token and request.credentials_in_guest:
+        return {"auth_mode": "apikey", "OPENAI_API_KEY": request.auth_token}, [], True
+    routes = []
+    if request.auth_token:
+        key_path, _ = secret_token_file(request.state_dir, "codex-api-key", request.auth_token)
+        routes.append(EgressRoute(API_HOST, "Authorization", "file", key_path))
+    return {"auth_mode": "apikey", "OPENAI_API_KEY": PLACEHOLDER_TOKEN}, routes, False
+
+
+def _chatgpt_placeholder(host_auth: dict[str, t.Any]) -> dict[str, t.Any]:
+    """ChatGPT-mode auth.json with the host's identity but no usable token."""
+    tokens = host_auth.get("tokens") or {}
+    return {
+        "auth_mode": "chatgpt",
+        "OPENAI_API_KEY": None,
+        "tokens": {
+            "id_token": _placeholder_jwt(_jwt_claims(tokens.get("id_token"))),
+            "access_token": PLACEHOLDER_TOKEN,
+            "refresh_token": PLACEHOLDER_TOKEN,
+            "account_id": tokens.get("account_id"),
+        },
+        "last_refresh": host_auth.get("last_refresh"),
+    }
+
+
+def _jwt_claims(token: t.Any) -> dict[str, t.Any]:
+    try:
+        payload = str(token).split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return {}
+    return {k: claims[k] for k in _ID_CLAIMS if isinstance(claims, dict) and k in claims}
+
+
+def _placeholder_jwt(claims: dict[str, t.Any]) -> str:
+    def part(data: dict[str, t.Any]) -> str:
+        raw = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}.{PLACEHOLDER_TOKEN}"
+
+
+PROVIDER = CodexProvider()

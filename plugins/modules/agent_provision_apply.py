@@ -1,0 +1,103 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) bot_bottle contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: agent_provision_apply
+short_description: Provision a bottle from a plan, with skills, prompt, MCP servers and a launcher
+version_added: "0.1.0"
+description:
+  - Applies a plan from M(bot_bottle.agents.agent_provision_plan) to a bottle in one remote module
+    run, in this order. Directories, C(pre_copy) checks, files, the prompt file and the launcher,
+    C(verify) checks, skills, MCP server entries.
+  - The controller reads the host files, skills and prompt; the bottle needs only C(python3).
+  - Skills are copied from O(skills_root)/NAME into the provider's skills directory and mirrored
+    exactly. The prompt file is always placed (empty when O(prompt_file) is not set) so its path
+    exists; the launch arguments name it only when it is not empty.
+  - The launcher C(~/.bot-bottle/launch) starts the agent with its guest env, bypass arguments and
+    prompt arguments; C(--resume) adds the resume arguments and C(--headless MESSAGE) runs once.
+  - A failed run writes nothing; every write is atomic; a second run reports no change.
+author:
+  - bot_bottle contributors
+options:
+  plan:
+    description: The RV(bot_bottle.agents.agent_provision_plan#module:plan) result.
+    type: dict
+    required: true
+  skills:
+    description: Names of skill directories under O(skills_root). Plain names only.
+    type: list
+    elements: str
+    default: []
+  skills_root:
+    description: Controller directory holding the skills.
+    type: path
+    default: ""
+  prompt_file:
+    description: Controller file with the agent's prompt.
+    type: path
+    default: ""
+  mcp_servers:
+    description: MCP servers to register in the agent's own config.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name: {description: Entry name., type: str, default: supervise}
+      url: {description: "http(s) URL of the server (streamable HTTP).", type: str, default: ""}
+      headers: {description: HTTP headers. Never logged., type: dict, default: {}}
+      bearer_token_env_var: {description: Guest env var holding a bearer token for the server., type: str, default: ""}
+      state: {description: Whether the entry is there., type: str, default: present, choices: [present, absent]}
+  owner:
+    description: "C(user:group) owning the prompt, launcher and skills."
+    type: str
+    default: "node:node"
+attributes:
+  check_mode: {support: full}
+  diff_mode: {support: full, details: Secret files and header values are never shown.}
+  platform: {platforms: posix}
+seealso:
+  - module: bot_bottle.agents.agent_provision_plan
+  - module: bot_bottle.agents.agent_mcp_server
+"""
+
+EXAMPLES = r"""
+- name: Provision the bottle
+  bot_bottle.agents.agent_provision_apply:
+    plan: "{{ claude_plan.plan }}"
+    skills: [review]
+    skills_root: "{{ playbook_dir }}/skills"
+    prompt_file: "{{ playbook_dir }}/prompt.md"
+    mcp_servers:
+      - name: supervise
+        url: http://10.0.2.2:8811/mcp
+  register: provisioned
+"""
+
+RETURN = r"""
+changes:
+  description: What changed in the bottle (or would, in check mode).
+  returned: always
+  type: list
+  elements: str
+bottle:
+  description: Machine-readable facts for CI pipelines (no secret values).
+  returned: always
+  type: dict
+  contains:
+    template: {description: The provider., type: str}
+    launcher: {description: Guest path of the launcher., type: str}
+    launch: {description: "argv of the interactive, resume, headless and headless_resume starts; C({message}) marks the message.", type: dict}
+    prompt_path: {description: Guest path of the prompt, empty when the prompt is empty., type: str}
+    skills_dir: {description: Guest skills directory., type: str}
+    skills: {description: Guest paths of the skills., type: list, elements: str}
+    mcp_servers: {description: Registered entries and their config files., type: dict}
+    workdir: {description: Where the agent starts., type: str}
+    env_vars: {description: Visible guest env names., type: list, elements: str}
+    hidden_env_names: {description: Env names holding placeholders., type: list, elements: str}
+    egress_routes: {description: What the egress proxy must apply (references only)., type: list, elements: dict}
+"""
