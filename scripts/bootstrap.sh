@@ -41,16 +41,16 @@ python_env() {
 }
 
 collections() {
-  # community.docker and its one dependency, taken from the `ansible` bundle on PyPI.
+  # community.docker (+ its dependency) and ansible.posix (json callback), taken from the `ansible` bundle on PyPI.
   local dest="$CACHE/collections/ansible_collections"
-  if [ ! -f "$dest/community/docker/MANIFEST.json" ]; then
+  if [ ! -f "$dest/community/docker/MANIFEST.json" ] || [ ! -f "$dest/ansible/posix/MANIFEST.json" ]; then
     log "community.docker from ansible==$ANSIBLE_BUNDLE_VERSION"
     local dl="$CACHE/downloads"
     mkdir -p "$dl" "$dest"
     "$VENV/bin/pip" download -q --no-deps -d "$dl" "ansible==$ANSIBLE_BUNDLE_VERSION"
     "$VENV/bin/python" - "$dl/ansible-$ANSIBLE_BUNDLE_VERSION-py3-none-any.whl" "$CACHE/collections" <<'PY'
 import sys, zipfile
-wanted = ("ansible_collections/community/docker/", "ansible_collections/community/library_inventory_filtering_v1/")
+wanted = tuple(f"ansible_collections/{c}/" for c in ("community/docker", "community/library_inventory_filtering_v1", "ansible/posix"))
 with zipfile.ZipFile(sys.argv[1]) as wheel:
     wheel.extractall(sys.argv[2], [n for n in wheel.namelist() if n.startswith(wanted)])
 PY
