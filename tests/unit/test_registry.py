@@ -1,0 +1,63 @@
+"""The provider registry, the back-compat helpers and prompt_args."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from ansible_collections.bot_bottle.agents.plugins.module_utils import provider as prov
+from conftest import COLLECTIONS
+
+
+def test_known_templates_come_from_plugin_files():
+    assert prov.known_templates() == ["claude", "codex"]
+
+
+def test_unknown_template_names_the_known_ones():
+    with pytest.raises(ValueError, match=r"template: unknown provider 'gemini'; known providers: claude, codex"):
+        prov.get_provider("gemini")
+
+
+def test_plugins_are_imported_only_when_asked_for():
+    code = (
+        "import sys\n"
+        "from ansible_collections.bot_bottle.agents.plugins.module_utils import provider\n"
+        "mods = 'ansible_collections.bot_bottle.agents.plugins.module_utils.contrib.'\n"
+        "assert mods + 'codex' not in sys.modules and mods + 'claude' not in sys.modules\n"
+        "provider.get_provider('codex')\n"
+        "assert mods + 'codex' in sys.modules and mods + 'claude' not in sys.modules\n"
+        "print('lazy')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": str(COLLECTIONS)},
+                         capture_output=True, text=True)
+    assert out.stdout.strip() == "lazy", out.stderr
+
+
+def test_shims(tmp_path):
+    assert prov.runtime_for("claude").command == "claude"
+    assert prov.runtime_for("codex").resume_args == ("resume", "--last")
+    plan = prov.agent_provision_plan("codex", state_dir=str(tmp_path / "s"))
+    assert plan.template == "codex"
+    assert (tmp_path / "s" / "codex" / "auth.json").exists(), "the shim writes the host files"
+
+
+@pytest.mark.parametrize(
+    "mode, path, argv, expected",
+    [
+        ("append_file", "/p.md", None, ["--append-system-prompt-file", "/p.md"]),
+        ("append_file", "/p.md", ["claude", "--continue"], ["--append-system-prompt-file", "/p.md"]),
+        ("read_prompt_file", "/p.md", None, ["Read and follow the instructions in /p.md."]),
+        ("read_prompt_file", "/p.md", ["codex", "resume", "--last"], []),
+        ("read_prompt_file", "/p.md", ["codex", "exec"], ["Read and follow the instructions in /p.md."]),
+        ("append_file", "", None, []),
+        ("read_prompt_file", "", None, []),
+    ],
+)
+def test_prompt_args(mode, path, argv, expected):
+    assert prov.prompt_args(mode, path, argv) == expected
+
+
+def test_prompt_args_unknown_mode():
+    with pytest.raises(ValueError, match="prompt_mode: unknown mode 'stdin'"):
+        prov.prompt_args("stdin", "/p.md")
