@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.bot_bottle.agents.plugins.module_utils.desired import guest_state
+from ansible_collections.bot_bottle.agents.plugins.module_utils.desired import check_inputs, guest_state
 from ansible_collections.bot_bottle.agents.plugins.module_utils.plan import AgentProvisionPlan
 from ansible_collections.bot_bottle.agents.plugins.module_utils.provider import ProvisionError
 from ansible_collections.bot_bottle.agents.plugins.module_utils.specs import PROVISION_APPLY
@@ -18,7 +18,15 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        _, args = self.validate_argument_spec(argument_spec=PROVISION_APPLY)
+        args = self.validate_argument_spec(argument_spec=PROVISION_APPLY)[1]
+        if args["validate_only"]:
+            try:
+                check_inputs(args["skills"], args["skills_root"], args["prompt_file"], args["mcp_servers"])
+            except ProvisionError as exc:
+                return dict(result, failed=True, msg=str(exc), option=exc.option)
+            return dict(result, changed=False, msg="inputs are valid")
+        if not args["plan"]:
+            return dict(result, failed=True, msg="plan: is required; pass the plan from bot_bottle.agents.agent_provision_plan")
         try:
             plan = AgentProvisionPlan.from_dict(args["plan"])
             module_args, bottle, pending = guest_state(

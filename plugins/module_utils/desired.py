@@ -65,12 +65,9 @@ def skill_tree(skills_root: str, name: str) -> dict[str, tuple[bytes, str]]:
     return files
 
 
-def mcp_registrations(
-    plan: AgentProvisionPlan, servers: t.Sequence[t.Mapping[str, t.Any]]
-) -> list[tuple[McpRegistration, str]]:
-    provider = get_provider(plan.template)
+def check_mcp_servers(servers: t.Sequence[t.Mapping[str, t.Any]]) -> None:
+    """Names plain and unique, URLs http(s) for servers that should be present."""
     seen: set[str] = set()
-    result = []
     for server in servers:
         name = server.get("name") or "supervise"
         if not _MCP_NAME.match(name):
@@ -78,19 +75,42 @@ def mcp_registrations(
         if name in seen:
             raise ProvisionError("mcp_servers", f"name {name!r} is listed twice; give each server its own name")
         seen.add(name)
-        url = server.get("url") or ""
-        state = server.get("state") or "present"
-        if state == "present":
-            check_url(f"mcp_servers[{name}].url", url)
-        registration = provider.supervise_mcp(
-            url,
-            guest_home=plan.guest_home,
-            name=name,
-            headers=server.get("headers") or {},
-            bearer_token_env_var=server.get("bearer_token_env_var") or "",
+        if (server.get("state") or "present") == "present":
+            check_url(f"mcp_servers[{name}].url", server.get("url") or "")
+
+
+def check_inputs(
+    skills: t.Sequence[str] = (),
+    skills_root: str = "",
+    prompt_file: str = "",
+    mcp_servers: t.Sequence[t.Mapping[str, t.Any]] = (),
+) -> None:
+    """Every controller-side input of a bottle, checked before anything is written anywhere."""
+    if prompt_file and not os.path.isfile(prompt_file):
+        raise ProvisionError("prompt_file", f"{prompt_file} does not exist or is not a file on the controller")
+    for name in skills:
+        skill_tree(skills_root, name)
+    check_mcp_servers(mcp_servers)
+
+
+def mcp_registrations(
+    plan: AgentProvisionPlan, servers: t.Sequence[t.Mapping[str, t.Any]]
+) -> list[tuple[McpRegistration, str]]:
+    check_mcp_servers(servers)
+    provider = get_provider(plan.template)
+    return [
+        (
+            provider.supervise_mcp(
+                server.get("url") or "",
+                guest_home=plan.guest_home,
+                name=server.get("name") or "supervise",
+                headers=server.get("headers") or {},
+                bearer_token_env_var=server.get("bearer_token_env_var") or "",
+            ),
+            server.get("state") or "present",
         )
-        result.append((registration, state))
-    return result
+        for server in servers
+    ]
 
 
 def check_url(option: str, url: str) -> None:
@@ -122,8 +142,7 @@ def guest_state(
     """Module arguments for ``agent_guest_state``, the bottle summary for CI, and changes
     only the controller knows of (secret files not yet generated, in check mode)."""
     paths = bottle_paths(plan)
-    if prompt_file and not os.path.isfile(prompt_file):
-        raise ProvisionError("prompt_file", f"{prompt_file} does not exist or is not a file on the controller")
+    check_inputs(skills, skills_root, prompt_file, mcp_servers)
     prompt = _read_host_file("prompt_file", prompt_file) if prompt_file else b""
     exported_prompt = paths["prompt"] if prompt.strip() else ""
 

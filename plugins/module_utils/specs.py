@@ -27,7 +27,8 @@ _MCP_SERVER = dict(
 )
 
 PROVISION_APPLY = dict(
-    plan=dict(type="dict", required=True),
+    plan=dict(type="dict"),
+    validate_only=dict(type="bool", default=False),
     skills=dict(type="list", elements="str", default=[]),
     skills_root=dict(type="path", default=""),
     prompt_file=dict(type="path", default=""),

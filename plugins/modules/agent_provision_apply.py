@@ -22,12 +22,19 @@ description:
     prompt arguments; C(--resume) adds the resume arguments and C(--headless MESSAGE) runs once.
   - A failed run writes nothing; every write is atomic; a second run reports no change.
 author:
-  - bot_bottle contributors
+  - bot_bottle contributors (@bot-bottle)
 options:
   plan:
-    description: The RV(bot_bottle.agents.agent_provision_plan#module:plan) result.
+    description:
+      - The RV(bot_bottle.agents.agent_provision_plan#module:plan) result.
+      - Required unless O(validate_only=true).
     type: dict
-    required: true
+  validate_only:
+    description:
+      - Only check the controller-side inputs (skills, prompt, MCP servers) and change nothing.
+        The roles run this first so that bad input fails before any file is written.
+    type: bool
+    default: false
   skills:
     description: Names of skill directories under O(skills_root). Plain names only.
     type: list
@@ -56,10 +63,12 @@ options:
     description: "C(user:group) owning the prompt, launcher and skills."
     type: str
     default: "node:node"
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode: {support: full}
   diff_mode: {support: full, details: Secret files and header values are never shown.}
-  platform: {platforms: posix}
+  platform: {support: full, platforms: posix}
 seealso:
   - module: bot_bottle.agents.agent_provision_plan
   - module: bot_bottle.agents.agent_mcp_server
@@ -92,7 +101,7 @@ bottle:
     template: {description: The provider., type: str}
     launcher: {description: Guest path of the launcher., type: str}
     launch: {description: "argv of the interactive, resume, headless and headless_resume starts; C({message}) marks the message.", type: dict}
-    prompt_path: {description: Guest path of the prompt, empty when the prompt is empty., type: str}
+    prompt_path: {description: "Guest path of the prompt, empty when the prompt is empty.", type: str}
     skills_dir: {description: Guest skills directory., type: str}
     skills: {description: Guest paths of the skills., type: list, elements: str}
     mcp_servers: {description: Registered entries and their config files., type: dict}
