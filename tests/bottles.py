@@ -233,7 +233,7 @@ def run_playbook(inventory: Path, *args: str, playbook: Path | str = ROOT / "pla
     extra.update(env or {})
     proc = subprocess.run(
         [str(VENV_BIN / "ansible-playbook"), "-i", str(inventory), str(playbook), *args],
-        capture_output=True, text=True, env=ansible_env(extra), cwd=str(ROOT), timeout=timeout,
+        capture_output=True, text=True, env=ansible_env(extra), cwd=str(ROOT), timeout=timeout, check=False,
     )
     stats: dict = {}
     results: dict = {}

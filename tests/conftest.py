@@ -22,7 +22,7 @@ EXAMPLES = ROOT / "examples"
 
 def _docker_ready() -> bool:
     return shutil.which("docker") is not None and subprocess.run(
-        ["docker", "info"], capture_output=True
+        ["docker", "info"], capture_output=True, check=False
     ).returncode == 0
 
 

@@ -17,7 +17,7 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        _, args = self.validate_argument_spec(argument_spec=MCP_SERVER)
+        args = self.validate_argument_spec(argument_spec=MCP_SERVER)[1]
         try:
             if args["state"] == "present":
                 check_url("url", args["url"])

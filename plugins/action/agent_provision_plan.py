@@ -21,7 +21,7 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        _, args = self.validate_argument_spec(argument_spec=PROVISION_PLAN)
+        args = self.validate_argument_spec(argument_spec=PROVISION_PLAN)[1]
         template = args.pop("template")
         try:
             draft = get_provider(template).draft_plan(**args)

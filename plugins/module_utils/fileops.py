@@ -28,7 +28,7 @@ def read_bytes(path: str) -> bytes | None:
 
 def resolve_owner(owner: str) -> tuple[int, int]:
     """``user:group`` (or ``user``) to uid/gid, with an error that names the owner."""
-    user, _, group = owner.partition(":")
+    user, group = owner.partition(":")[::2]
     try:
         entry = pwd.getpwnam(user)
     except KeyError:

@@ -57,7 +57,7 @@ def _shell_words(argv: t.Sequence[str]) -> str:
     words = []
     for arg in argv:
         if MESSAGE in arg:
-            before, _, after = arg.partition(MESSAGE)
+            before, after = arg.partition(MESSAGE)[::2]
             words.append(f'{shlex.quote(before) if before else ""}"$message"{shlex.quote(after) if after else ""}')
         else:
             words.append(shlex.quote(arg))

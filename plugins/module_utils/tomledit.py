@@ -134,7 +134,7 @@ def _sections(chunks: list[_Chunk]) -> list[tuple[TablePath | None, list[_Chunk]
 
 
 def _join(sections: list[tuple[TablePath | None, list[_Chunk]]]) -> str:
-    return "".join(c.text for _, chunks in sections for c in chunks)
+    return "".join(c.text for section in sections for c in section[1])
 
 
 def _with_newline(text: str) -> str:
@@ -171,7 +171,7 @@ def _checked(new_text: str, expected: dict[str, t.Any]) -> str:
 
 def _owned_header_check(text: str, data: dict[str, t.Any], path: TablePath) -> list:
     sections = _sections(_chunks(text))
-    has_header = any(p == path for p, _ in sections)
+    has_header = any(section[0] == path for section in sections)
     if get_table(data, path) is not None and not has_header:
         name = ".".join(dumps_key(p) for p in path)
         raise TomlEditError(

@@ -18,7 +18,7 @@ description:
     comment byte for byte; writes atomically with mode 0600 and the given owner.
   - A config file that does not parse, or a symlink in its place, fails the task and is left as it was.
 author:
-  - bot_bottle contributors
+  - bot_bottle contributors (@bot-bottle)
 options:
   provider:
     description: The agent whose config holds the entry (C(claude), C(codex)).
@@ -53,10 +53,12 @@ options:
     description: "C(user:group) owning the config file."
     type: str
     default: "node:node"
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode: {support: full}
   diff_mode: {support: full}
-  platform: {platforms: posix}
+  platform: {support: full, platforms: posix}
 """
 
 EXAMPLES = r"""

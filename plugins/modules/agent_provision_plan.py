@@ -21,7 +21,7 @@ description:
     (listed in RV(plan.hidden_env_names)) and RV(plan.egress_routes) tells the bottle's egress
     proxy where to find the real credential. The result holds references, never the value.
 author:
-  - bot_bottle contributors
+  - bot_bottle contributors (@bot-bottle)
 options:
   template:
     description: The provider. One file per provider in C(plugins/module_utils/contrib).
@@ -70,10 +70,12 @@ options:
     description: Absolute path in the bottle the agent trusts without asking (and starts in).
     type: str
     default: ""
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode: {support: full, details: Reports which host files would be written and writes none.}
   diff_mode: {support: none}
-  platform: {platforms: posix}
+  platform: {support: full, platforms: posix}
 seealso:
   - module: bot_bottle.agents.agent_provision_apply
 """
@@ -111,12 +113,14 @@ plan:
     guest_env: {description: Environment of the agent (placeholders only)., type: dict}
     env_vars: {description: Names of the guest env without the hidden placeholders., type: list, elements: str}
     env_files: {description: Guest files of NAME=value lines the launcher sources., type: list, elements: str}
-    dirs: {description: Directories (guest_path, mode, owner)., type: list, elements: dict}
-    files: {description: Files (host_path, guest_path, mode, owner, merge, secret)., type: list, elements: dict}
-    pre_copy: {description: Read-only checks before files are copied (argv, error)., type: list, elements: dict}
-    verify: {description: Read-only checks after (argv, error)., type: list, elements: dict}
+    dirs: {description: "Directories (guest_path, mode, owner).", type: list, elements: dict}
+    files: {description: "Files (host_path, guest_path, mode, owner, merge, secret).", type: list, elements: dict}
+    pre_copy: {description: "Read-only checks before files are copied (argv, error).", type: list, elements: dict}
+    verify: {description: "Read-only checks after (argv, error).", type: list, elements: dict}
     egress_routes:
-      description: Header injections for the egress proxy, by reference (host, header, credential_source, credential_path, credential_pointer, value_prefix, tls_passthrough).
+      description:
+        - Header injections for the egress proxy, by reference (host, header, credential_source,
+          credential_path, credential_pointer, value_prefix, tls_passthrough).
       type: list
       elements: dict
     hidden_env_names: {description: Guest env names that hold placeholders., type: list, elements: str}

@@ -6,7 +6,6 @@ import json
 import tomllib
 from pathlib import Path
 
-import pytest
 from bottles import GUEST_HOME, run_playbook, write_inventory
 from conftest import EXAMPLES
 

@@ -167,7 +167,7 @@ def _state_keys(request: PlanRequest) -> dict[str, t.Any]:
 def _credential_route(request: PlanRequest) -> tuple[EgressRoute, str]:
     """The egress route for the credential, and the secret itself (never put in the plan)."""
     if request.auth_token:
-        path, _ = secret_token_file(request.state_dir, "claude-oauth-token", request.auth_token)
+        path = secret_token_file(request.state_dir, "claude-oauth-token", request.auth_token)[0]
         route = EgressRoute(API_HOST, "Authorization", "file", path)
         return route, request.auth_token
     config_dir = request.host_env.get("CLAUDE_CONFIG_DIR") or os.path.join(
