@@ -1,4 +1,5 @@
-# Both CLIs in one image: the rootfs of the SSH bottle used by the tests and the benchmark.
+# Both CLIs in one image: the rootfs of the SSH bottle used by the tests and the benchmark
+# (it inherits tmux and the node user from the claude image).
 FROM localhost/bot-bottle/claude:latest
 COPY codex-vendor /opt/codex
 RUN ln -s /opt/codex/bin/codex /usr/local/bin/codex

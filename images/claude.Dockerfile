@@ -2,5 +2,8 @@
 # from @anthropic-ai/claude-code (scripts/bootstrap.sh stages it in the build context).
 FROM localhost/bot-bottle/base:bookworm
 RUN useradd --create-home --shell /bin/bash --uid 1000 --user-group node
+# tmux drives the interactive agent in tests; older base rootfs builds lack it.
+RUN command -v tmux >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends tmux >/dev/null && rm -rf /var/lib/apt/lists/*)
 COPY claude /usr/local/bin/claude
 CMD ["sleep", "infinity"]
