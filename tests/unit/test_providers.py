@@ -98,7 +98,7 @@ def test_codex_plan(tmp_path):
     plan = draft("codex", tmp_path, trusted_project_path="/work/repo").plan
     assert [d.guest_path for d in plan.dirs] == ["/home/node/.codex", "/home/node/.codex/skills"]
     config = tomllib.loads(content(plan, "/config.toml"))
-    assert config == {"projects": {"/work/repo": {"trust_level": "trusted"}}}
+    assert config == {"projects": {"/work/repo": {"trust_level": "trusted"}}, "features": {"daemon_auto_start": False}}
     assert json.loads(content(plan, "/auth.json")) == {"auth_mode": "apikey", "OPENAI_API_KEY": PLACEHOLDER_TOKEN}
     assert plan.guest_env["CODEX_HOME"] == "/home/node/.codex"
     assert plan.verify[0].argv == ("codex", "--version")

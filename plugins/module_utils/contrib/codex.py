@@ -74,10 +74,8 @@ class CodexProvider(AgentProvider):
             host_files[host_path] = data
             files.append(AgentProvisionFile(host_path=host_path, guest_path=guest_path, **kwargs))
 
-        if request.trusted_project_path:
-            # Codex keeps user settings in config.toml too: set our keys, keep the rest.
-            trust = dumps_table(("projects", request.trusted_project_path), {"trust_level": "trusted"})
-            add("config.toml", f"{codex_home}/config.toml", trust.encode(), merge=MERGE_TOML)
+        # Codex keeps user settings in config.toml too: set our keys, keep the rest.
+        add("config.toml", f"{codex_home}/config.toml", _config_keys(request).encode(), merge=MERGE_TOML)
 
         auth, routes, secret = _auth(request)
         add("auth.json", f"{codex_home}/auth.json", json_bytes(auth), secret=secret)
@@ -136,6 +134,17 @@ class CodexProvider(AgentProvider):
         )
 
 
+def _config_keys(request: PlanRequest) -> str:
+    """The config.toml keys we own: no background daemon, and trust for the project."""
+    # The interactive UI otherwise starts an app-server daemon that outlives it and keeps the
+    # last thread open, so a later `codex exec resume --last` fails ("already has an active
+    # writer"); a bottle runs one agent at a time and needs no daemon.
+    keys = dumps_table(("features",), {"daemon_auto_start": False})
+    if request.trusted_project_path:
+        keys += "\n" + dumps_table(("projects", request.trusted_project_path), {"trust_level": "trusted"})
+    return keys
+
+
 def _auth(request: PlanRequest) -> tuple[dict[str, t.Any], list[EgressRoute], bool]:
     """auth.json for the bottle, the egress routes, and whether auth.json holds a secret."""
     if request.forward_host_credentials:
@@ -160,7 +169,7 @@ def _auth(request: PlanRequest) -> tuple[dict[str, t.Any], list[EgressRoute], bo
         return {"auth_mode": "apikey", "OPENAI_API_KEY": request.auth_token}, [], True
     routes = []
     if request.auth_token:
-        key_path, _ = secret_token_file(request.state_dir, "codex-api-key", request.auth_token)
+        key_path = secret_token_file(request.state_dir, "codex-api-key", request.auth_token)[0]
         routes.append(EgressRoute(API_HOST, "Authorization", "file", key_path))
     return {"auth_mode": "apikey", "OPENAI_API_KEY": PLACEHOLDER_TOKEN}, routes, False
 
