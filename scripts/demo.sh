@@ -18,4 +18,4 @@ ansible-playbook -i playbooks/inventory/demo.yml playbooks/provision.yml \
   -e "demo_bottle=$NAME agent_provider=$PROVIDER agent_result_file=$STATE/$NAME.json agent_state_dir=$STATE/$NAME"
 echo "--- machine-readable result ($STATE/$NAME.json):"
 cat "$STATE/$NAME.json"
-echo "--- try it: docker exec -it -u node $NAME /home/node/.bot-bottle/launch"
+echo "--- try it: docker exec -it -u node $NAME /home/node/.bot-bottle/$PROVIDER/launch"

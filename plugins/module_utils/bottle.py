@@ -89,6 +89,10 @@ class Bottle:
             if self.check_mode:
                 return
             os.mkdir(path, int(mode, 8))
+            # Part of creating it: not a second change (check mode reports the same list).
+            os.chown(path, *ids)
+            os.chmod(path, int(mode, 8))
+            return
         self._fix_attrs(path, int(mode, 8), ids)
 
     # -- files ---------------------------------------------------------------------

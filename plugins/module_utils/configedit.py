@@ -116,7 +116,8 @@ def owned_view(fmt: str, text: str, owned_text: str) -> str:
     return json.dumps(_project(load(text), load(owned_text)), indent=2, sort_keys=True) + "\n"
 
 
-_HIDDEN_VALUE_KEYS = ("headers", "http_headers", "env", "env_http_headers")
+# MCP entry keys whose values may be credentials: never logged, hidden in diffs.
+SECRET_ENTRY_KEYS = ("headers", "http_headers", "env", "env_http_headers")
 
 
 def entry_view(entry: t.Any) -> str:
@@ -124,7 +125,7 @@ def entry_view(entry: t.Any) -> str:
     if entry is None:
         return ""
     shown = {
-        k: ({name: "(hidden)" for name in v} if k in _HIDDEN_VALUE_KEYS and isinstance(v, dict) else v)
+        k: ({name: "(hidden)" for name in v} if k in SECRET_ENTRY_KEYS and isinstance(v, dict) else v)
         for k, v in entry.items()
     }
     return json.dumps(shown, indent=2, sort_keys=True) + "\n"

@@ -13,6 +13,7 @@ import re
 import typing as t
 import urllib.parse
 
+from ansible_collections.bot_bottle.agents.plugins.module_utils.configedit import SECRET_ENTRY_KEYS
 from ansible_collections.bot_bottle.agents.plugins.module_utils.launcher import launch_variants, render_launcher
 from ansible_collections.bot_bottle.agents.plugins.module_utils.plan import AgentProvisionPlan, McpRegistration
 from ansible_collections.bot_bottle.agents.plugins.module_utils.provider import ProvisionError, get_provider
@@ -35,8 +36,10 @@ def _read_host_file(option: str, path: str) -> bytes:
 
 
 def bottle_paths(plan: AgentProvisionPlan) -> dict[str, str]:
-    base = f"{plan.guest_home}/{BOTTLE_DIR}"
-    return {"dir": base, "prompt": f"{base}/prompt.md", "launcher": f"{base}/launch", "skills_dir": plan.skills_dir}
+    """Our own files in the bottle, per provider: one bottle may hold several agents."""
+    root = f"{plan.guest_home}/{BOTTLE_DIR}"
+    base = f"{root}/{plan.template}"
+    return {"root": root, "dir": base, "prompt": f"{base}/prompt.md", "launcher": f"{base}/launch"}
 
 
 def skill_tree(skills_root: str, name: str) -> dict[str, tuple[bytes, str]]:
@@ -120,11 +123,15 @@ def check_url(option: str, url: str) -> None:
 
 
 def config_entry(registration: McpRegistration, state: str) -> dict[str, t.Any]:
+    """Module arguments for one entry; header and env values travel in the no_log part."""
+    present = state == "present"
+    entry = registration.entry
     return {
         "path": registration.config_path,
         "format": registration.format,
         "entry_path": list(registration.key_path),
-        "entry": registration.entry if state == "present" else None,
+        "entry": {k: v for k, v in entry.items() if k not in SECRET_ENTRY_KEYS} if present else None,
+        "entry_secret": {k: v for k, v in entry.items() if k in SECRET_ENTRY_KEYS} if present else {},
         "mode": registration.mode,
         "owner": registration.owner,
     }
@@ -177,7 +184,7 @@ def guest_state(
 
     module_args = {
         "dirs": [{"path": d.guest_path, "mode": d.mode, "owner": d.owner} for d in plan.dirs]
-        + [{"path": paths["dir"], "mode": "700", "owner": owner}],
+        + [{"path": paths[key], "mode": "700", "owner": owner} for key in ("root", "dir")],
         "pre_copy": [c.to_dict() for c in plan.pre_copy],
         "files": files,
         "verify": [c.to_dict() for c in plan.verify],

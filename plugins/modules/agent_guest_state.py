@@ -20,7 +20,7 @@ description:
     owner set before the content is written. A path that is a symlink is refused, never followed.
   - You normally do not call this module directly.
 author:
-  - bot_bottle contributors
+  - bot_bottle contributors (@bot-bottle)
 options:
   dirs:
     description: Directories to create, with their mode and owner.
@@ -37,7 +37,7 @@ options:
     elements: dict
     default: []
     suboptions:
-      argv: {description: Command and arguments, run without a shell., type: list, elements: str, required: true}
+      argv: {description: "Command and arguments, run without a shell.", type: list, elements: str, required: true}
       error: {description: What the user is told if the command fails., type: str, required: true}
   files:
     description: Files to place. C(merge=json) and C(merge=toml) set only the keys of the content in an existing file.
@@ -46,7 +46,7 @@ options:
     default: []
     suboptions:
       path: {description: Absolute path in the bottle., type: path, required: true}
-      content_b64: {description: The content, base64 encoded. Never logged., type: str, required: true}
+      content_b64: {description: "The content, base64 encoded. Never logged.", type: str, required: true}
       mode: {description: Octal mode as a string., type: str, default: "600"}
       owner: {description: "C(user:group) in the bottle.", type: str, default: "node:node"}
       merge:
@@ -61,7 +61,7 @@ options:
     elements: dict
     default: []
     suboptions:
-      argv: {description: Command and arguments, run without a shell., type: list, elements: str, required: true}
+      argv: {description: "Command and arguments, run without a shell.", type: list, elements: str, required: true}
       error: {description: What the user is told if the command fails., type: str, required: true}
   trees:
     description: Directories mirrored exactly (extra files inside them are removed), such as skills.
@@ -78,7 +78,7 @@ options:
         required: true
         suboptions:
           relpath: {description: Path relative to the tree., type: str, required: true}
-          content_b64: {description: The content, base64 encoded. Never logged., type: str, required: true}
+          content_b64: {description: "The content, base64 encoded. Never logged.", type: str, required: true}
           mode: {description: Octal mode as a string., type: str, default: "600"}
   config_entries:
     description: One entry each in an agent config file (JSON or TOML), everything else kept.
@@ -90,12 +90,18 @@ options:
       format: {description: The file format., type: str, required: true, choices: [json, toml]}
       entry_path: {description: Keys (JSON) or table path (TOML) of the entry., type: list, elements: str, required: true}
       entry: {description: The entry; null removes it., type: dict}
+      entry_secret:
+        description: Keys of the entry whose values may be credentials (headers, env). Never logged.
+        type: dict
+        default: {}
       mode: {description: Octal mode of the file as a string., type: str, default: "600"}
       owner: {description: "C(user:group) in the bottle.", type: str, default: "node:node"}
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode: {support: full}
   diff_mode: {support: full}
-  platform: {platforms: posix}
+  platform: {support: full, platforms: posix}
 notes:
   - Needs Python 3.11 or newer in the bottle when a TOML file is edited (C(tomllib)).
 """
@@ -144,6 +150,7 @@ ARGUMENT_SPEC = dict(
     config_entries=dict(type="list", elements="dict", default=[], options=dict(
         path=dict(type="path", required=True), format=dict(type="str", required=True, choices=["json", "toml"]),
         entry_path=dict(type="list", elements="str", required=True), entry=dict(type="dict"),
+        entry_secret=dict(type="dict", default={}, no_log=True),
         mode=_MODE, owner=_OWNER)),
 )
 
@@ -160,12 +167,16 @@ def apply(bottle: Bottle, params: dict) -> None:
         files = {f["relpath"]: (decode_content("trees", f["content_b64"]), f["mode"]) for f in tree["files"]}
         bottle.mirror_tree("trees", tree["path"], files, tree["owner"])
     for e in params["config_entries"]:
-        bottle.ensure_config_entry("config_entries", e["path"], e["format"], e["entry_path"], e["entry"], e["mode"], e["owner"])
+        entry = None if e["entry"] is None else {**e["entry"], **e["entry_secret"]}
+        bottle.ensure_config_entry("config_entries", e["path"], e["format"], e["entry_path"], entry, e["mode"], e["owner"])
 
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    run = lambda argv: module.run_command(argv, check_rc=False)  # noqa: E731
+
+    def run(argv):
+        return module.run_command(argv, check_rc=False)
+
     # A dry pass first: any bad input (unparseable config, missing owner, symlink) fails
     # before the first byte is written, so a failed run leaves the bottle as it was.
     bottle = Bottle(check_mode=True, run=None)

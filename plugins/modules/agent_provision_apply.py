@@ -18,7 +18,7 @@ description:
   - Skills are copied from O(skills_root)/NAME into the provider's skills directory and mirrored
     exactly. The prompt file is always placed (empty when O(prompt_file) is not set) so its path
     exists; the launch arguments name it only when it is not empty.
-  - The launcher C(~/.bot-bottle/launch) starts the agent with its guest env, bypass arguments and
+  - The launcher C(~/.bot-bottle/PROVIDER/launch) starts the agent with its guest env, bypass arguments and
     prompt arguments; C(--resume) adds the resume arguments and C(--headless MESSAGE) runs once.
   - A failed run writes nothing; every write is atomic; a second run reports no change.
 author:
