@@ -250,5 +250,25 @@ def run_playbook(inventory: Path, *args: str, playbook: Path | str = ROOT / "pla
     return PlaybookRun(proc.returncode, proc.stdout, proc.stderr, stats, results)
 
 
+EXAMPLES = ROOT / "examples"
+SUPERVISE_URL = "http://host.docker.internal:8811/mcp"
+
+
+def role_vars(bottle: Bottle, provider: str, tmp_path: Path, **extra: t.Any) -> dict[str, t.Any]:
+    """Host vars for a full provisioning of ``bottle``: skills, prompt, MCP, trust, result file."""
+    return {
+        **bottle.inventory_vars(),
+        "agent_provider": provider,
+        "agent_state_dir": str(tmp_path / "state"),
+        "agent_skills": ["review"],
+        "agent_skills_root": str(EXAMPLES / "skills"),
+        "agent_prompt_file": str(EXAMPLES / "prompt.md"),
+        "agent_supervise_url": SUPERVISE_URL,
+        "agent_trusted_project_path": GUEST_HOME,
+        "agent_result_file": str(tmp_path / "result.json"),
+        **extra,
+    }
+
+
 def tmpdir(prefix: str = "bbt-") -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix))

@@ -6,23 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
-from bottles import GUEST_HOME, run_playbook, sh, write_inventory
-from conftest import EXAMPLES
+from bottles import GUEST_HOME, role_vars, run_playbook, sh, write_inventory
 
 CLAUDE_JSON = f"{GUEST_HOME}/.claude.json"
 CODEX_TOML = f"{GUEST_HOME}/.codex/config.toml"
-
-
-def base_vars(bottle, tmp_path: Path, provider: str = "claude") -> dict:
-    return {
-        **bottle.inventory_vars(),
-        "agent_provider": provider,
-        "agent_state_dir": str(tmp_path / "state"),
-        "agent_skills": ["review"],
-        "agent_skills_root": str(EXAMPLES / "skills"),
-        "agent_prompt_file": str(EXAMPLES / "prompt.md"),
-        "agent_supervise_url": "http://127.0.0.1:8811/mcp",
-    }
 
 
 def run_failing(bottle, tmp_path, overrides: dict, provider: str = "claude", env: dict | None = None,
@@ -33,7 +20,7 @@ def run_failing(bottle, tmp_path, overrides: dict, provider: str = "claude", env
     bottle can show (its own config) fails before any byte in the bottle is written.
     """
     before = bottle.snapshot()
-    host_vars = {**base_vars(bottle, tmp_path, provider), **overrides}
+    host_vars = role_vars(bottle, provider, tmp_path, **overrides)
     inventory = write_inventory(tmp_path / "inventory.yml", {bottle.name: host_vars})
     run = run_playbook(inventory, env=env)
     assert run.rc != 0, "bad input must fail the play"
@@ -56,7 +43,7 @@ def test_unknown_provider(docker_claude, tmp_path):
 def test_unknown_template_in_the_plan_module(docker_claude, tmp_path):
     """Through the shared role (the thin roles pick the provider by name)."""
     inventory = write_inventory(tmp_path / "inventory.yml", {docker_claude.name: {
-        **base_vars(docker_claude, tmp_path), "agent_provider": "gemini"}})
+        **role_vars(docker_claude, "claude", tmp_path), "agent_provider": "gemini"}})
     playbook = tmp_path / "play.yml"
     playbook.write_text("- hosts: bottles\n  gather_facts: false\n  roles: [bot_bottle.agents.agent]\n")
     run = run_playbook(inventory, playbook=playbook)

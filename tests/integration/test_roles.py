@@ -4,32 +4,15 @@ from __future__ import annotations
 
 import json
 import tomllib
-from pathlib import Path
 
-from bottles import GUEST_HOME, run_playbook, write_inventory
+from bottles import GUEST_HOME, SUPERVISE_URL, role_vars, run_playbook, write_inventory
 from conftest import EXAMPLES
 
-SUPERVISE_URL = "http://host.docker.internal:8811/mcp"
 CONFIG = {"claude": f"{GUEST_HOME}/.claude.json", "codex": f"{GUEST_HOME}/.codex/config.toml"}
 
 
-def host_vars(bottle, provider: str, tmp_path: Path, **extra) -> dict:
-    return {
-        **bottle.inventory_vars(),
-        "agent_provider": provider,
-        "agent_state_dir": str(tmp_path / "state"),
-        "agent_skills": ["review"],
-        "agent_skills_root": str(EXAMPLES / "skills"),
-        "agent_prompt_file": str(EXAMPLES / "prompt.md"),
-        "agent_supervise_url": SUPERVISE_URL,
-        "agent_trusted_project_path": GUEST_HOME,
-        "agent_result_file": str(tmp_path / "result.json"),
-        **extra,
-    }
-
-
 def provision(bottle, provider, tmp_path, *args, **extra):
-    inventory = write_inventory(tmp_path / "inventory.yml", {bottle.name: host_vars(bottle, provider, tmp_path, **extra)})
+    inventory = write_inventory(tmp_path / "inventory.yml", {bottle.name: role_vars(bottle, provider, tmp_path, **extra)})
     run = run_playbook(inventory, *args)
     assert run.rc == 0, run.failed_msgs() or run.stderr or run.stdout
     return run

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import time
@@ -10,28 +11,16 @@ import tomllib
 from pathlib import Path
 
 import yaml
-from bottles import GUEST_HOME, VENV_BIN, ansible_env, run_playbook, write_inventory
-from conftest import EXAMPLES, ROOT
+from bottles import GUEST_HOME, VENV_BIN, ansible_env, role_vars, run_playbook, write_inventory
+from conftest import ROOT
 
 TOKEN = "sk-REAL-SECRET-7f3a9c1e-never-print"
 HEADER_SECRET = "hdr-SECRET-0b6d2e"
 
 
 def vars_for(bottle, provider, tmp_path, **extra):
-    return {
-        **bottle.inventory_vars(),
-        "agent_provider": provider,
-        "agent_state_dir": str(tmp_path / "state"),
-        "agent_skills": ["review"],
-        "agent_skills_root": str(EXAMPLES / "skills"),
-        "agent_prompt_file": str(EXAMPLES / "prompt.md"),
-        "agent_supervise_url": "http://127.0.0.1:8811/mcp",
-        "agent_supervise_headers": {"X-Supervise-Key": HEADER_SECRET},
-        "agent_auth_token": TOKEN,
-        "agent_trusted_project_path": GUEST_HOME,
-        "agent_result_file": str(tmp_path / "result.json"),
-        **extra,
-    }
+    extra = {"agent_supervise_headers": {"X-Supervise-Key": HEADER_SECRET}, "agent_auth_token": TOKEN, **extra}
+    return role_vars(bottle, provider, tmp_path, **extra)
 
 
 def inventory(bottle, provider, tmp_path, **extra):
@@ -141,7 +130,6 @@ def test_killed_run_converges_on_rerun(make_bottle, tmp_path):
                                 start_new_session=True)
         time.sleep(delay)
         try:
-            import os
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
