@@ -1,0 +1,57 @@
+"""Role argument specs: claude/codex repeat the shared role's options, and wrong types fail clearly."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from gatelib import ROOT
+from bottles import run_playbook
+
+ROLES = ROOT / "roles"
+
+
+def options(role: str) -> dict:
+    return yaml.safe_load((ROLES / role / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+
+
+@pytest.mark.parametrize("role", ["claude", "codex"])
+def test_entry_roles_repeat_the_shared_options(role: str) -> None:
+    # Each role needs its own file for validation and ansible-doc, so the copies must not drift.
+    shared = options("agent")
+    assert shared["agent_provider"]["required"] is True
+    del shared["agent_provider"]
+    assert options(role) == shared
+
+
+PLAY = """
+- name: Provision with one wrong option
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Include the entry role
+      ansible.builtin.include_role:
+        name: bot_bottle.agents.{role}
+"""
+
+
+@pytest.mark.parametrize("role", ["claude", "codex"])
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("agent_skills", "notalist", "agent_skills must be a YAML list, not a string"),
+    ("agent_skills", {"review": True}, "argument 'agent_skills' is of type dict"),
+    ("agent_supervise_headers", "Authorization=canary-4f1d", "agent_supervise_headers must be a YAML mapping, not a string"),
+    ("agent_forward_host_credentials", "maybe", "argument 'agent_forward_host_credentials' is of type str"),
+])
+def test_wrong_type_is_rejected_by_name(role: str, option: str, value, message: str, tmp_path: Path) -> None:
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(PLAY.format(role=role))
+    extra = {option: value, "agent_state_dir": str(tmp_path / "state")}
+    run = run_playbook(Path("localhost,"), "-c", "local", "-e", json.dumps(extra), playbook=playbook)
+    assert run.rc == 2, run.stdout + run.stderr
+    msgs = run.failed_msgs() + [r.get("msg", "") for rs in run.results.values() for r in rs
+                                for r in r.get("results", [r]) if r.get("failed")]
+    assert any(message in m for m in msgs), msgs
+    assert "canary-4f1d" not in run.stdout, "a rejected header value must not be echoed"
+    assert not (tmp_path / "state").exists(), "nothing may be written before validation passes"
