@@ -44,8 +44,8 @@ def test_tarball_ships_the_collection_and_not_the_workspace(tmp_path: Path) -> N
                    "roles/claude/meta/argument_specs.yml", "playbooks/provision.yml", "meta/runtime.yml",
                    "examples/skills/review/SKILL.md", "CHANGELOG.md"):
         assert wanted in names, wanted
-    leaked = [n for n in names if n.split("/")[0] in {".venv", ".cache", ".git", ".pytest_cache"}
-              or "/tests/output/" in f"/{n}" or n.endswith((".pyc", ".tar.gz"))]
+    leaked = [n for n in names if n.split("/")[0] in {".venv", ".cache", ".git", ".pytest_cache", ".ruff_cache", ".state"}
+              or "/tests/output/" in f"/{n}" or n.endswith((".pyc", ".tar.gz")) or "__pycache__" in n]
     assert not leaked, leaked[:10]
 
 
