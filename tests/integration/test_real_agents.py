@@ -1,0 +1,383 @@
+"""The real Claude Code and Codex CLIs accept what the roles provision, offline.
+
+One bottle per (target kind, provider) is provisioned once by the role and then driven with
+the real CLI: MCP readback/connection, auth status per auth mode, headless and resumed runs
+through the role's launcher against a fake model API that records what the CLI sent, and an
+interactive start in tmux that must reach the ready prompt without any dialog.
+
+The fakes run on this machine only: on loopback for the SSH bottle (it shares the host
+network) and on the docker bridge address for docker bottles, which reach it as
+host.docker.internal (DockerBottle maps it to the host gateway).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import time
+import typing as t
+import uuid
+from pathlib import Path
+
+import pytest
+from bottles import GUEST_HOME, IMAGES, Bottle, DockerBottle, run_playbook, sh, write_inventory
+from conftest import EXAMPLES
+from fakes.mcp_server import MCP_PATH, TOOL, FakeMcpServer
+from fakes.model_api import REPLY, FakeModelApi
+
+from ansible_collections.bot_bottle.agents.plugins.module_utils.provider import PLACEHOLDER_TOKEN
+
+# Stands in for a user's real credential: it must never reach a default-mode bottle.
+REAL_TOKEN = f"real-credential-{uuid.uuid4().hex}"
+PROMPT_TEXT = (EXAMPLES / "prompt.md").read_text().strip()
+SKILL_NAME = "review"
+SKILL_DESCRIPTION = "Review a change for correctness and clarity before it is committed."
+CASES = [("docker", "claude"), ("docker", "codex"), ("ssh", "claude"), ("ssh", "codex")]
+# What the interactive UI shows once it waits for input, and the dialogs it must not stop at.
+READY = {"claude": re.compile(r"bypass permissions on"), "codex": re.compile(r"\d+% context left|gpt-fake")}
+DIALOGS = re.compile(
+    r"trust (the files|the contents|this folder)|Quick safety check|Folder access|Open restricted|"
+    r"Choose the text style|Detected a custom API key|Bypass Permissions mode|Yes, I accept|"
+    r"Sign in|login method|Press Enter to continue",
+    re.IGNORECASE,
+)
+
+
+class Services(t.NamedTuple):
+    api: FakeModelApi
+    mcp: FakeMcpServer
+    guest_host: str  # how the bottle names this machine
+
+    def api_url(self) -> str:
+        return self.api.url(self.guest_host)
+
+    def mcp_url(self) -> str:
+        return self.mcp.url(self.guest_host, MCP_PATH)
+
+
+class Agent(t.NamedTuple):
+    bottle: Bottle
+    kind: str
+    provider: str
+    services: Services
+    tmp: Path
+    result: dict[str, t.Any]
+    plan: dict[str, t.Any]
+
+    def run(self, command: str, timeout: float = 90, check: bool = False):
+        """A shell command as the bottle user, stdin closed (codex exec would wait on it)."""
+        return self.bottle.exec(f"{command} </dev/null", user="node", check=check, timeout=timeout)
+
+    def with_launcher_env(self, command: str) -> str:
+        """``command`` in the environment the role's launcher gives the agent (exports + env files)."""
+        launcher = shlex.quote(self.result["launcher"])
+        return f"eval \"$(sed -n -e '/^export /p' -e '/^if \\[ -r /p' {launcher})\"; {command}"
+
+
+def docker_gateway() -> str:
+    """The docker bridge address: where host.docker.internal (host-gateway) points."""
+    return sh("docker", "network", "inspect", "bridge", "-f", "{{(index .IPAM.Config 0).Gateway}}").stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def services() -> t.Iterator[dict[str, Services]]:
+    started = {
+        "ssh": Services(FakeModelApi("127.0.0.1"), FakeMcpServer("127.0.0.1"), "127.0.0.1"),
+        "docker": Services(FakeModelApi(docker_gateway()), FakeMcpServer(docker_gateway()), "host.docker.internal"),
+    }
+    for s in started.values():
+        s.api.start()
+        s.mcp.start()
+    yield started
+    for s in started.values():
+        s.api.stop()
+        s.mcp.stop()
+
+
+def codex_model_provider(api_url: str) -> str:
+    """User config pointing codex at the fake API; it sends auth.json's key like the real provider."""
+    return (
+        'model = "gpt-fake"\nmodel_provider = "bottle-fake"\n\n'
+        '[model_providers.bottle-fake]\nname = "bot-bottle fake model API"\n'
+        f'base_url = "{api_url}/v1"\nwire_api = "responses"\nrequires_openai_auth = true\n'
+    )
+
+
+def seed_user_config(bottle: Bottle, provider: str, svc: Services) -> None:
+    if provider == "codex":
+        config = f"{GUEST_HOME}/.codex/config.toml"
+        bottle.exec(
+            f"install -d -o node -g node -m 700 {GUEST_HOME}/.codex && "
+            f"cat > {config} <<'EOF'\n{codex_model_provider(svc.api_url())}EOF\n"
+            f"chown node:node {config} && chmod 600 {config}"
+        )
+
+
+def provision(bottle: Bottle, provider: str, tmp: Path, svc: Services, **auth: t.Any) -> dict[str, t.Any]:
+    """Run the role; return the plan it computed."""
+    host = {
+        **bottle.inventory_vars(),
+        "agent_provider": provider,
+        "agent_state_dir": str(tmp / "state"),
+        "agent_skills": [SKILL_NAME],
+        "agent_skills_root": str(EXAMPLES / "skills"),
+        "agent_prompt_file": str(EXAMPLES / "prompt.md"),
+        "agent_supervise_url": svc.mcp_url(),
+        "agent_trusted_project_path": GUEST_HOME,
+        "agent_result_file": str(tmp / "result.json"),
+        "agent_guest_env": {"ANTHROPIC_BASE_URL": svc.api_url()} if provider == "claude" else {},
+        **auth,
+    }
+    run = run_playbook(write_inventory(tmp / "inventory.yml", {bottle.name: host}), timeout=180)
+    assert run.rc == 0, run.failed_msgs() or run.stderr or run.stdout
+    return next(r for r in run.results[bottle.name] if "plan" in r)["plan"]
+
+
+DEFAULT_AUTH = {"agent_auth_token": REAL_TOKEN}
+
+
+@pytest.fixture(scope="module", params=CASES, ids=[f"{k}-{p}" for k, p in CASES])
+def agent(request, services, tmp_path_factory) -> t.Iterator[Agent]:
+    kind, provider = request.param
+    svc = services[kind]
+    if kind == "docker":
+        bottle: Bottle = DockerBottle(IMAGES[provider]).start()
+    else:
+        bottle = request.getfixturevalue("ssh_server")
+        bottle.reset_home()
+    try:
+        seed_user_config(bottle, provider, svc)
+        tmp = tmp_path_factory.mktemp(f"{kind}-{provider}")
+        plan = provision(bottle, provider, tmp, svc, **DEFAULT_AUTH)
+        result = json.loads((tmp / "result.json").read_text())
+        yield Agent(bottle, kind, provider, svc, tmp, result, plan)
+    finally:
+        bottle.exec("tmux kill-server", user="node", check=False)
+        if isinstance(bottle, DockerBottle):
+            bottle.stop()
+
+
+# -- helpers to read what the CLI sent ---------------------------------------------------
+
+
+def strings(data: t.Any) -> t.Iterator[str]:
+    """Every string in a JSON document (so escaping never hides a match)."""
+    if isinstance(data, str):
+        yield data
+    elif isinstance(data, dict):
+        for value in data.values():
+            yield from strings(value)
+    elif isinstance(data, list):
+        for value in data:
+            yield from strings(value)
+
+
+def request_text(body: dict[str, t.Any]) -> str:
+    return "\n".join(strings(body))
+
+
+def advertised_tools(body: dict[str, t.Any]) -> set[str]:
+    """Tool names the model is offered: codex nests MCP tools in a namespace, claude may defer
+    them (then they are only named in the system text)."""
+    names = set(re.findall(r"mcp__\w+", request_text(body)))
+    for tool in body.get("tools") or []:
+        names.add(tool.get("name", ""))
+        names.update(f"{tool.get('name')}__{sub.get('name')}" for sub in tool.get("tools") or [])
+    return names
+
+
+def credential(headers: dict[str, str]) -> str:
+    return headers.get("authorization", "").removeprefix("Bearer ")
+
+
+def wait_until(what: str, probe: t.Callable[[], t.Any], timeout: float, detail: t.Callable[[], str]) -> t.Any:
+    """Poll ``probe`` until it returns something truthy; fail with ``detail()`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not happen within {timeout:.0f}s:\n{detail()}")
+        time.sleep(0.5)
+
+
+def grep_bottle(agent: Agent, needle: str) -> str:
+    """Files in the bottle that contain ``needle`` (home, /tmp, /root)."""
+    return agent.bottle.exec(f"grep -rlsF -e {shlex.quote(needle)} {GUEST_HOME} /tmp /root || true").stdout
+
+
+# -- interactive sessions in tmux --------------------------------------------------------
+
+
+def pane(agent: Agent) -> str:
+    return agent.bottle.exec("tmux capture-pane -p -t bbt", user="node", check=False).stdout
+
+
+def wait_for_pane(agent: Agent, pattern: re.Pattern, timeout: float = 60) -> str:
+    def probe() -> str:
+        text = pane(agent)
+        dead = agent.bottle.exec("tmux display -p -t bbt '#{pane_dead} #{pane_dead_status}'", user="node", check=False)
+        if dead.stdout.startswith("1"):
+            pytest.fail(f"the agent exited (status {dead.stdout.split()[-1]}) before its prompt:\n{text}")
+        dialog = DIALOGS.search(text)
+        if dialog:
+            pytest.fail(f"the interactive start stopped at a dialog ({dialog.group(0)!r}):\n{text}")
+        return text if pattern.search(text) else ""
+
+    return wait_until(f"screen showing {pattern.pattern!r}", probe, timeout, lambda: pane(agent))
+
+
+def start_interactive(agent: Agent) -> str:
+    """Start the launcher in tmux; return the screen once the agent waits for input."""
+    agent.bottle.exec("tmux kill-server", user="node", check=False)
+    agent.bottle.exec(
+        # remain-on-exit keeps the last screen of an agent that quits (e.g. at an offline onboarding).
+        f"cd {GUEST_HOME} && tmux new-session -d -s bbt -x 200 -y 50 {shlex.quote(agent.result['launcher'])}"
+        " \\; set-option -t bbt remain-on-exit on",
+        user="node",
+    )
+    if agent.provider == "codex":
+        # Codex sends the prompt instruction as its first turn: ready means that turn is done.
+        wait_for_pane(agent, re.compile(re.escape(REPLY)))
+    return wait_for_pane(agent, READY[agent.provider])
+
+
+def interactive_turn(agent: Agent, message: str) -> None:
+    """Type ``message`` into the running UI and wait until the model API received it."""
+    agent.bottle.exec(f"tmux send-keys -t bbt -l {shlex.quote(message)}", user="node")
+    time.sleep(0.5)  # codex treats keys arriving with the text as a paste: Enter must come after
+    agent.bottle.exec("tmux send-keys -t bbt Enter", user="node")
+    api = agent.services.api
+    wait_until(
+        "the typed message reaching the model API",
+        lambda: any(message in request_text(turn.json()) for turn in api.turns()),
+        60,
+        lambda: pane(agent),
+    )
+    wait_for_pane(agent, READY[agent.provider])
+
+
+def stop_interactive(agent: Agent) -> None:
+    agent.bottle.exec("tmux kill-server", user="node", check=False)
+
+
+# -- the tests ---------------------------------------------------------------------------
+
+
+def test_supervise_mcp_is_registered_and_reachable(agent):
+    url = agent.services.mcp_url()
+    agent.services.mcp.clear()
+    if agent.provider == "claude":
+        # claude mcp get connects to the server; MCP_TIMEOUT bounds a hang.
+        got = agent.run(f"HOME={GUEST_HOME} MCP_TIMEOUT=10000 claude mcp get supervise", timeout=60)
+        assert got.returncode == 0, got.stderr
+        assert "Connected" in got.stdout, got.stdout
+        assert url in got.stdout
+        assert {"initialize", "tools/list"} <= set(agent.services.mcp.methods())
+    else:
+        codex_home = agent.plan["guest_env"]["CODEX_HOME"]
+        got = agent.run(f"HOME={GUEST_HOME} CODEX_HOME={codex_home} codex mcp get supervise --json", timeout=60)
+        assert got.returncode == 0, got.stderr
+        entry = json.loads(got.stdout)
+        assert entry["enabled"] is True
+        assert entry["transport"]["type"] == "streamable_http"
+        assert entry["transport"]["url"] == url
+        assert entry["transport"]["bearer_token_env_var"] is None
+
+
+def test_headless_run_sends_prompt_skills_and_mcp_tools_with_placeholder_only(agent):
+    api = agent.services.api
+    api.clear()
+    message = f"headless check {uuid.uuid4().hex[:8]}"
+    run = agent.run(f"{shlex.quote(agent.result['launcher'])} --headless {shlex.quote(message)}")
+    assert run.returncode == 0, run.stderr
+    assert REPLY in run.stdout
+
+    turns = api.turns()
+    assert turns, f"no model request recorded; other requests: {api.requests}"
+    text = "\n".join(request_text(turn.json()) for turn in turns)
+    assert message in text
+    # Claude appends the prompt to its system prompt; codex reads the file (the fake asks it to).
+    assert PROMPT_TEXT in text
+    assert f"{SKILL_NAME}: {SKILL_DESCRIPTION}" in text
+    assert f"mcp__supervise__{TOOL['name']}" in advertised_tools(turns[0].json())
+    for turn in turns:
+        assert credential(turn.headers) == PLACEHOLDER_TOKEN
+    recorded = [*api.requests, *agent.services.mcp.requests]
+    assert not [r.path for r in recorded if REAL_TOKEN in json.dumps(r.headers) or REAL_TOKEN.encode() in r.body]
+    assert grep_bottle(agent, REAL_TOKEN) == ""
+
+
+def test_interactive_start_stops_at_no_dialog(agent):
+    try:
+        screen = start_interactive(agent)
+        assert READY[agent.provider].search(screen)
+        interactive_turn(agent, f"typed in tmux {uuid.uuid4().hex[:8]}")
+    finally:
+        stop_interactive(agent)
+
+
+def test_resume_continues_the_interactive_session(agent):
+    first = f"first turn {uuid.uuid4().hex[:8]}"
+    second = f"resumed turn {uuid.uuid4().hex[:8]}"
+    try:
+        start_interactive(agent)
+        interactive_turn(agent, first)
+    finally:
+        stop_interactive(agent)
+    api = agent.services.api
+    api.clear()
+    run = agent.run(f"{shlex.quote(agent.result['launcher'])} --resume --headless {shlex.quote(second)}")
+    assert run.returncode == 0, run.stderr or run.stdout
+    assert REPLY in run.stdout
+    text = request_text(api.turns()[-1].json())
+    assert second in text
+    assert first in text, "the resumed run did not carry the earlier conversation"
+
+
+def auth_status(agent: Agent) -> tuple[int, str]:
+    """The CLI's own auth check, in the environment the launcher gives the agent."""
+    command = "claude auth status" if agent.provider == "claude" else "codex login status 2>&1"
+    got = agent.run(agent.with_launcher_env(command), timeout=60)
+    return got.returncode, got.stdout
+
+
+def agent_env(agent: Agent, name: str) -> str:
+    return agent.run(agent.with_launcher_env(f"printenv {name} || true")).stdout.strip()
+
+
+# Runs last for each bottle: the opt-in mode leaves the real token in it on purpose.
+def test_auth_status_follows_the_auth_mode(agent):
+    def reprovision(**auth: t.Any) -> None:
+        provision(agent.bottle, agent.provider, agent.tmp, agent.services, **auth)
+
+    # Default mode (the fixture's): a placeholder the CLI accepts, the real token stays outside.
+    rc, out = auth_status(agent)
+    if agent.provider == "claude":
+        assert rc == 0 and json.loads(out)["loggedIn"] is True, out
+        assert json.loads(out)["authMethod"] == "oauth_token"
+        assert agent_env(agent, "CLAUDE_CODE_OAUTH_TOKEN") == PLACEHOLDER_TOKEN
+    else:
+        assert rc == 0 and "API key" in out and PLACEHOLDER_TOKEN[:8] in out, out
+    assert grep_bottle(agent, REAL_TOKEN) == ""
+
+    # No credential at all: claude is logged out; codex keeps its placeholder key.
+    reprovision(agent_auth_token="")
+    rc, out = auth_status(agent)
+    if agent.provider == "claude":
+        assert rc == 1 and json.loads(out)["loggedIn"] is False, out
+        assert agent_env(agent, "CLAUDE_CODE_OAUTH_TOKEN") == ""
+    else:
+        assert rc == 0 and PLACEHOLDER_TOKEN[:8] in out, out
+
+    # Opt-in: the real credential is placed in the bottle and the CLI uses it.
+    reprovision(agent_auth_token=REAL_TOKEN, agent_credentials_in_guest=True)
+    rc, out = auth_status(agent)
+    if agent.provider == "claude":
+        assert rc == 0 and json.loads(out)["loggedIn"] is True, out
+        assert agent_env(agent, "CLAUDE_CODE_OAUTH_TOKEN") == REAL_TOKEN
+    else:
+        assert rc == 0 and "API key" in out and REAL_TOKEN[:8] in out, out
+    assert grep_bottle(agent, REAL_TOKEN) != ""
