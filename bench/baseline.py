@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The baseline: provision one bottle imperatively, one `docker exec`/`docker cp` (or `ssh`/`scp`)
 per step, the way the original imperative backends did.
 
@@ -29,7 +28,8 @@ import typing as t
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / ".cache" / "collections"))
+# BENCH_COLLECTIONS: the collections path under test (bench/run.py --ref exports a snapshot).
+sys.path.insert(0, os.environ.get("BENCH_COLLECTIONS") or str(ROOT / ".cache" / "collections"))
 
 from ansible_collections.bot_bottle.agents.plugins.module_utils.desired import guest_state  # noqa: E402
 from ansible_collections.bot_bottle.agents.plugins.module_utils.provider import (  # noqa: E402
@@ -105,7 +105,7 @@ class Target:
 
     def _call(self, kind: str, argv: list[str], stdin: bytes | None = None) -> str:
         self.calls[kind] += 1
-        proc = subprocess.run(argv, input=stdin, capture_output=True)
+        proc = subprocess.run(argv, input=stdin, capture_output=True, check=False)
         if proc.returncode != 0:
             err = proc.stderr.decode(errors="replace").strip()
             raise SystemExit(f"baseline: {' '.join(argv[:6])} ... failed ({proc.returncode}): {err}")
@@ -152,7 +152,7 @@ class SshTarget(Target):
         self._call("copy", ["scp", "-q", "-r", "-P", self.port, *self.opts, local, f"root@{self.host}:{remote_dir}/"])
 
     def close(self):
-        subprocess.run(["ssh", "-p", self.port, *self.opts, "-O", "exit", f"root@{self.host}"], capture_output=True)
+        subprocess.run(["ssh", "-p", self.port, *self.opts, "-O", "exit", f"root@{self.host}"], capture_output=True, check=False)
         shutil.rmtree(self.control, ignore_errors=True)
 
 

@@ -37,7 +37,7 @@ def test_replace_table_keeps_everything_else():
     out = te.replace_table(USER_TOML, ("mcp_servers", "supervise"), {"url": "http://new/mcp", "http_headers": {"X-A": "b c"}})
     data = tomllib.loads(out)
     assert data["mcp_servers"]["supervise"] == {"url": "http://new/mcp", "http_headers": {"X-A": "b c"}}
-    assert out.split("[mcp_servers.supervise]")[0] == USER_TOML.split("[mcp_servers.supervise]")[0]
+    assert out.split("[mcp_servers.supervise]", maxsplit=1)[0] == USER_TOML.split("[mcp_servers.supervise]", maxsplit=1)[0]
     assert out.endswith("# about features\n[features]\nx = true\n")
 
 

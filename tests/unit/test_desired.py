@@ -39,7 +39,7 @@ def run_launcher(tmp_path, template, script, *args):
 @pytest.mark.parametrize("template", ["claude", "codex"])
 def test_launcher_variants_run_the_planned_argv(template, tmp_path):
     plan = plan_for(template, tmp_path)
-    args, summary, _ = guest_state(plan, prompt_file=str(EXAMPLES / "prompt.md"))
+    args, summary = guest_state(plan, prompt_file=str(EXAMPLES / "prompt.md"))[:2]
     script = launcher_of(args)
     for variant, launch_args in [("interactive", []), ("resume", ["--resume"]),
                                  ("headless", ["--headless", "hello 'world'"]),
@@ -50,14 +50,14 @@ def test_launcher_variants_run_the_planned_argv(template, tmp_path):
 
 
 def test_claude_headless_argv(tmp_path):
-    _, summary, _ = guest_state(plan_for("claude", tmp_path), prompt_file=str(EXAMPLES / "prompt.md"))
+    summary = guest_state(plan_for("claude", tmp_path), prompt_file=str(EXAMPLES / "prompt.md"))[1]
     prompt = summary["prompt_path"]
     assert summary["launch"]["headless_resume"] == [
         "claude", "-p", "--continue", "--dangerously-skip-permissions", "--append-system-prompt-file", prompt, "{message}"]
 
 
 def test_codex_resume_drops_the_prompt_message(tmp_path):
-    _, summary, _ = guest_state(plan_for("codex", tmp_path), prompt_file=str(EXAMPLES / "prompt.md"))
+    summary = guest_state(plan_for("codex", tmp_path), prompt_file=str(EXAMPLES / "prompt.md"))[1]
     assert summary["launch"]["resume"] == ["codex", "resume", "--last", "--dangerously-bypass-approvals-and-sandbox"]
     assert summary["launch"]["headless"][-1].startswith("Read and follow the instructions in ")
     assert summary["launch"]["headless"][-1].endswith("\n\n{message}")
@@ -66,7 +66,7 @@ def test_codex_resume_drops_the_prompt_message(tmp_path):
 def test_empty_prompt_is_placed_but_not_exported(tmp_path):
     empty = tmp_path / "empty.md"
     empty.write_text("  \n")
-    args, summary, _ = guest_state(plan_for("claude", tmp_path), prompt_file=str(empty))
+    args, summary = guest_state(plan_for("claude", tmp_path), prompt_file=str(empty))[:2]
     assert summary["prompt_path"] == ""
     assert "--append-system-prompt-file" not in summary["launch"]["interactive"]
     assert any(f["path"].endswith("/prompt.md") for f in args["files"]), "the prompt path always exists"
@@ -74,8 +74,8 @@ def test_empty_prompt_is_placed_but_not_exported(tmp_path):
 
 def test_summary_hides_placeholders_and_keeps_references(tmp_path):
     plan = plan_for("claude", tmp_path, auth_token="sk-real")
-    args, summary, _ = guest_state(plan, mcp_servers=[{"name": "supervise", "url": "http://h/mcp",
-                                                         "headers": {"X-Key": "hdr-secret"}}])
+    args, summary = guest_state(plan, mcp_servers=[{"name": "supervise", "url": "http://h/mcp",
+                                                    "headers": {"X-Key": "hdr-secret"}}])[:2]
     assert "CLAUDE_CODE_OAUTH_TOKEN" not in summary["env_vars"]
     assert summary["hidden_env_names"] == ["CLAUDE_CODE_OAUTH_TOKEN"]
     assert summary["egress_routes"][0]["credential_source"] == "file"
@@ -85,7 +85,7 @@ def test_summary_hides_placeholders_and_keeps_references(tmp_path):
 
 
 def test_no_skills_means_no_trees(tmp_path):
-    args, summary, _ = guest_state(plan_for("codex", tmp_path))
+    args, summary = guest_state(plan_for("codex", tmp_path))[:2]
     assert args["trees"] == [] and summary["skills"] == []
 
 
