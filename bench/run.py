@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark: how fast the roles provision bottles, against an imperative baseline.
 
 One run measures, on real targets (docker containers and an SSH bottle):
@@ -54,7 +53,6 @@ from bottles import (  # noqa: E402
 FIXTURES = BENCH / "fixtures"
 SKILLS = ["lint", "tests", "commit"]
 SUPERVISE_URL = "http://host.docker.internal:8811/mcp"
-PLAYBOOK = ROOT / "playbooks" / "provision.yml"
 # Its own rootfs: the benchmark resets the guest home over and over, which would break a
 # test sharing .cache/ssh-rootfs at the same moment.
 SSH_ROOTFS = CACHE / "bench-ssh-rootfs"
@@ -118,7 +116,7 @@ def measure(argv: list[str], env: dict[str, str] | None = None, timeout: float =
         sampler.start()
         timer = threading.Timer(timeout, proc.kill)
         timer.start()
-        _, status, usage = os.wait4(proc.pid, 0)
+        status, usage = os.wait4(proc.pid, 0)[1:]
         wall = time.perf_counter() - start
         timer.cancel()
         done.set()
@@ -142,10 +140,43 @@ class Play(t.NamedTuple):
     results: dict[str, list[dict]]
 
 
+class Source(t.NamedTuple):
+    """The collection under test: the working tree, or a snapshot of a git ref."""
+
+    label: str
+    config: Path
+    collections: Path
+    playbooks: Path
+
+
+def working_tree() -> Source:
+    return Source("working tree", ROOT / "ansible.cfg", CACHE / "collections", ROOT / "playbooks")
+
+
+def snapshot(ref: str, work: Path) -> Source:
+    """Export ``ref`` (git archive, no checkout) so edits made during the run cannot change it."""
+    sha = subprocess.run(["git", "rev-parse", "--short", ref], cwd=ROOT, check=True, capture_output=True,
+                         text=True).stdout.strip()
+    src = work / "src"
+    src.mkdir()
+    archive = subprocess.Popen(["git", "archive", ref], cwd=ROOT, stdout=subprocess.PIPE)
+    subprocess.run(["tar", "-x", "-C", str(src)], stdin=archive.stdout, check=True)
+    if archive.wait() != 0:
+        raise RuntimeError(f"git archive {ref} failed")
+    namespaces = work / "collections" / "ansible_collections"
+    (namespaces / "bot_bottle").mkdir(parents=True)
+    (namespaces / "bot_bottle" / "agents").symlink_to(src)
+    for other in (CACHE / "collections" / "ansible_collections").iterdir():
+        if other.name != "bot_bottle":
+            (namespaces / other.name).symlink_to(other)
+    return Source(f"commit {sha}", src / "ansible.cfg", work / "collections", src / "playbooks")
+
+
 class Bench:
-    def __init__(self, work: Path, extra_env: dict[str, str]) -> None:
+    def __init__(self, work: Path, extra_env: dict[str, str], source: Source) -> None:
         self.work = work
         self.extra_env = extra_env
+        self.source = source
         self.containers: list[DockerBottle] = []
         self.ssh: SshBottle | None = None
         self.serial = 0
@@ -202,11 +233,13 @@ class Bench:
         self.serial += 1
         return write_inventory(self.work / f"inventory-{self.serial}.yml", hosts)
 
-    def playbook(self, inventory: Path, *args: str, playbook: Path = PLAYBOOK, verbose: bool = False) -> Play:
+    def playbook(self, inventory: Path, *args: str, playbook: Path | None = None, verbose: bool = False) -> Play:
         # A fresh SSH control directory per run: every run pays its own connection setup,
         # as the baseline does.
         control = tempfile.mkdtemp(prefix="cp-", dir=self.work)
-        env = {"ANSIBLE_SSH_CONTROL_PATH_DIR": control, **self.extra_env}
+        env = {"ANSIBLE_SSH_CONTROL_PATH_DIR": control, "ANSIBLE_CONFIG": str(self.source.config),
+               "ANSIBLE_COLLECTIONS_PATH": str(self.source.collections), **self.extra_env}
+        playbook = playbook or self.source.playbooks / "provision.yml"
         env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.builtin.default" if verbose else "ansible.posix.json"
         argv = [str(VENV_BIN / "ansible-playbook"), "-i", str(inventory), str(playbook), *args]
         m = measure(argv + (["-vvv"] if verbose else []), env=ansible_env(env))
@@ -238,7 +271,7 @@ class Bench:
             argv += ["--target", "127.0.0.1", "--port", str(bottle.port), "--key", str(bottle.key)]
         else:
             argv += ["--target", bottle.name]
-        m = measure(argv)
+        m = measure(argv, env={**os.environ, "BENCH_COLLECTIONS": str(self.source.collections)})
         if m.rc != 0:
             raise RuntimeError(f"baseline failed ({m.rc}): {m.stderr[-2000:]}")
         return m, json.loads(m.stdout.strip().splitlines()[-1])["calls"]
@@ -247,7 +280,7 @@ class Bench:
 def close_masters(control: Path) -> None:
     """Stop the ssh connection masters Ansible left for ControlPersist (we started them)."""
     for sock in control.iterdir():
-        subprocess.run(["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "bench"], capture_output=True)
+        subprocess.run(["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "bench"], capture_output=True, check=False)
     shutil.rmtree(control, ignore_errors=True)
 
 
@@ -265,6 +298,10 @@ def remote_counts(vvv: str) -> dict[str, int]:
         "module_runs": sum(1 for line in execs if "python3" in line),
         "transfers": sum(1 for line in vvv.splitlines() if _PUT.match(line)),
     }
+
+
+def changed_tasks(play: Play, host: str) -> list[t.Any]:
+    return [(r["_task"], r.get("changes") or r.get("written")) for r in play.results.get(host, []) if r.get("changed")]
 
 
 def task_counts(play: Play, host: str) -> dict[str, int]:
@@ -329,8 +366,8 @@ def probe_single(bench: Bench, kind: str, provider: str) -> dict[str, t.Any]:
     inventory = bench.inventory({host: bench.host_vars(bottle, provider, bench.state_dir("probe"))})
     first_json = bench.playbook(inventory)
     rerun_json = bench.playbook(inventory)
-    if rerun_json.stats[bottle.name]["changed"] != 0:
-        raise RuntimeError(f"{kind}/{provider}: the rerun changed something: {rerun_json.results[bottle.name]}")
+    if rerun_json.stats[host]["changed"] != 0:
+        raise RuntimeError(f"{kind}/{provider}: the rerun changed something: {changed_tasks(rerun_json, host)}")
     ours = guest_state(bottle)
     bench.drop([bottle])
 
@@ -341,7 +378,7 @@ def probe_single(bench: Bench, kind: str, provider: str) -> dict[str, t.Any]:
     bench.drop([bottle])
 
     bottle = bench.fresh(kind, provider)
-    _, calls = bench.baseline(bottle, provider)
+    calls = bench.baseline(bottle, provider)[1]
     base = guest_state(bottle)
     bench.drop([bottle])
     diff = differences(ours, base)
@@ -360,7 +397,8 @@ def time_single(bench: Bench, kind: str, provider: str, out: dict[str, t.Any]) -
     first = bench.playbook(inventory)
     rerun = bench.playbook(inventory)
     if first.stats[bottle.name]["changed"] < 1 or rerun.stats[bottle.name]["changed"] != 0:
-        raise RuntimeError(f"{kind}/{provider}: first run must change, rerun must not: {rerun.stats}")
+        raise RuntimeError(f"{kind}/{provider}: first run must change, rerun must not: "
+                           f"{first.stats} {rerun.stats} {changed_tasks(rerun, bottle.name)}")
     record(out["ours_first"], first.m)
     record(out["ours_rerun"], rerun.m)
     if provider == "claude":  # the floor once per kind: startup + one module run
@@ -368,7 +406,7 @@ def time_single(bench: Bench, kind: str, provider: str, out: dict[str, t.Any]) -
         record(out.setdefault("floor_ping", series()), floor.m)
     bench.drop([bottle])
     bottle = bench.fresh(kind, provider)
-    m, _ = bench.baseline(bottle, provider)
+    m = bench.baseline(bottle, provider)[0]
     record(out["baseline"], m)
     bench.drop([bottle])
 
@@ -380,14 +418,16 @@ def time_fleet(bench: Bench, size: int, out: dict[str, t.Any]) -> None:
     inventory = bench.inventory(hosts)
     first = bench.playbook(inventory)
     rerun = bench.playbook(inventory)
-    if any(rerun.stats[name]["changed"] for name in hosts) or not all(first.stats[n]["changed"] for n in hosts):
-        raise RuntimeError(f"fleet of {size}: first run must change every bottle, rerun none")
+    for name in hosts:
+        if not first.stats[name]["changed"] or rerun.stats[name]["changed"]:
+            raise RuntimeError(f"fleet of {size}: {name} first run must change, rerun not: "
+                               f"{first.stats[name]} {rerun.stats[name]} {changed_tasks(rerun, name)}")
     record(out["ours_first"], first.m)
     record(out["ours_rerun"], rerun.m)
     bench.drop(bottles)
 
     bottles = bench.dockers(providers)
-    forks = ansible_forks()
+    forks = ansible_forks(bench.source.config)
     start = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(min(size, forks)) as pool:
         runs = list(pool.map(lambda bp: bench.baseline(*bp)[0], zip(bottles, providers)))
@@ -398,10 +438,10 @@ def time_fleet(bench: Bench, size: int, out: dict[str, t.Any]) -> None:
     bench.drop(bottles)
 
 
-def ansible_forks() -> int:
+def ansible_forks(path: Path) -> int:
     """The baseline fleet runs as many bottles at once as Ansible's forks."""
     config = configparser.ConfigParser()
-    config.read(ROOT / "ansible.cfg")
+    config.read(path)
     return config.getint("defaults", "forks", fallback=5)
 
 
@@ -450,7 +490,8 @@ def markdown(results: dict[str, t.Any]) -> str:
         "# Benchmark results", "",
         f"Measured {meta['date']} on {meta['machine']} ({meta['cpus']} cores, load average "
         f"{meta['load_before']} before / {meta['load_after']} after), ansible-core {meta['ansible_core']}, "
-        f"{meta['reps']} repetitions, medians. Reproduce with:", "",
+        f"{meta['reps']} repetitions, medians, {meta['source']}, pipelining {meta['pipelining']}. "
+        "Reproduce with:", "",
         "```", meta["command"], "```", "",
         "Wall = elapsed seconds; CPU = controller user+system seconds of the process tree; RSS = peak "
         "resident memory of the largest single ansible-playbook process (ru_maxrss) and, in brackets, "
@@ -514,12 +555,22 @@ def markdown(results: dict[str, t.Any]) -> str:
 # -- main --------------------------------------------------------------------------------
 
 
+def pipelining(config_path: Path, extra_env: dict[str, str]) -> str:
+    if "ANSIBLE_PIPELINING" in extra_env:
+        return extra_env["ANSIBLE_PIPELINING"]
+    config = configparser.ConfigParser()
+    config.read(config_path)
+    ssh_only = config.get("ssh_connection", "pipelining", fallback="False")
+    return config.get("defaults", "pipelining", fallback=f"{ssh_only} (ssh only)")
+
+
 def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def ansible_core_version() -> str:
-    out = subprocess.run([str(VENV_BIN / "ansible-playbook"), "--version"], capture_output=True, text=True).stdout
+    out = subprocess.run([str(VENV_BIN / "ansible-playbook"), "--version"], capture_output=True, text=True,
+                         check=False).stdout
     match = re.search(r"core ([0-9.]+)", out)
     return match.group(1) if match else "?"
 
@@ -534,6 +585,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=BENCH / "results", help="directory for the results JSON")
     p.add_argument("--markdown", type=Path, help="where to write the tables (default bench/RESULTS.md; "
                    "with --quick, OUT/RESULTS.md)")
+    p.add_argument("--ref", help="measure this git ref (exported with git archive) instead of the working tree")
     p.add_argument("--ansible-env", action="append", default=[], metavar="KEY=VALUE",
                    help="extra environment for ansible-playbook, e.g. ANSIBLE_PIPELINING=False")
     args = p.parse_args(argv)
@@ -558,8 +610,11 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict[str, t.Any]:
         "single": {}, "fleet": {},
     }
     work = Path(tempfile.mkdtemp(prefix="bbench-"))
-    bench = Bench(work, extra_env)
     try:
+        source = snapshot(args.ref, work) if args.ref else working_tree()
+        results["meta"]["source"] = source.label
+        results["meta"]["pipelining"] = pipelining(source.config, extra_env)
+        bench = Bench(work, extra_env, source)
         if "ssh" in args.kinds:
             bench.ssh = SshBottle(SshBottle.prepare_rootfs(SSH_ROOTFS), name=f"{PREFIX}ssh").start()
         keys = [(k, p) for k in args.kinds for p in args.providers]
@@ -577,7 +632,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict[str, t.Any]:
                 time_fleet(bench, size, results["fleet"][str(size)]["timings"])
             print(f"rep {rep + 1}/{args.reps} done (load {load()})", file=sys.stderr, flush=True)
     finally:
-        bench.close()
+        if "bench" in locals():
+            bench.close()
         shutil.rmtree(work, ignore_errors=True)
     results["meta"]["load_after"] = load()
     return summarize(results)
