@@ -35,7 +35,7 @@ SKILL_NAME = "review"
 SKILL_DESCRIPTION = "Review a change for correctness and clarity before it is committed."
 CASES = [("docker", "claude"), ("docker", "codex"), ("ssh", "claude"), ("ssh", "codex")]
 # What the interactive UI shows once it waits for input, and the dialogs it must not stop at.
-READY = {"claude": re.compile(r"bypass permissions on"), "codex": re.compile(r"\d+% context left|gpt-fake")}
+READY = {"claude": re.compile(r"bypass permissions on"), "codex": re.compile(r"\? for shortcuts")}
 DIALOGS = re.compile(
     r"trust (the files|the contents|this folder)|Quick safety check|Folder access|Open restricted|"
     r"Choose the text style|Detected a custom API key|Bypass Permissions mode|Yes, I accept|"
