@@ -21,11 +21,15 @@ import typing as t
 from ansible_collections.bot_bottle.agents.plugins.module_utils import contrib
 from ansible_collections.bot_bottle.agents.plugins.module_utils.fileops import atomic_write, read_bytes
 from ansible_collections.bot_bottle.agents.plugins.module_utils.plan import (
+    DEFAULT_OWNER,
     PROMPT_APPEND_FILE,
     PROMPT_READ_FILE,
     AgentProviderRuntime,
     AgentProvisionCommand,
+    AgentProvisionDir,
+    AgentProvisionFile,
     AgentProvisionPlan,
+    EgressRoute,
     McpRegistration,
 )
 
@@ -69,8 +73,37 @@ class PlanDraft(t.NamedTuple):
     host_files: dict[str, bytes]
 
 
+@dataclasses.dataclass
+class PlanParts:
+    """What a provider adds to the common plan: files, env, credentials, egress routes."""
+
+    request: PlanRequest
+    template: str
+    files: list[AgentProvisionFile] = dataclasses.field(default_factory=list)
+    host_files: dict[str, bytes] = dataclasses.field(default_factory=dict)
+    provisioned_env: dict[str, str] = dataclasses.field(default_factory=dict)
+    hidden_env_names: list[str] = dataclasses.field(default_factory=list)
+    egress_routes: list[EgressRoute] = dataclasses.field(default_factory=list)
+    env_files: list[str] = dataclasses.field(default_factory=list)
+
+    def add_file(self, name: str, guest_path: str, data: bytes, **kwargs: t.Any) -> None:
+        """A generated file: kept on the controller as ``<state_dir>/<template>/<name>``."""
+        host_path = os.path.join(self.request.state_dir, self.template, name)
+        self.host_files[host_path] = data
+        self.files.append(AgentProvisionFile(host_path=host_path, guest_path=guest_path, **kwargs))
+
+    def add_controller_secret(self, name: str, secret: str) -> str:
+        """A credential the egress proxy reads on the controller (0600); returns its path."""
+        path = os.path.join(self.request.state_dir, "secrets", name)
+        self.host_files[path] = secret.encode("utf-8")
+        return path
+
+
 class AgentProvider(abc.ABC):
     """One agent CLI: its runtime table entry and what a bottle needs to run it."""
+
+    # The npm package that provides the CLI, named when the bottle cannot run it.
+    package: t.ClassVar[str] = ""
 
     @property
     @abc.abstractmethod
@@ -82,8 +115,8 @@ class AgentProvider(abc.ABC):
         """The agent's own directory in the bottle (``~/.claude``, ``~/.codex``)."""
 
     @abc.abstractmethod
-    def build_plan(self, request: PlanRequest) -> PlanDraft:
-        """Compute the plan and the content of its host-side files (no I/O but reads)."""
+    def add_parts(self, parts: PlanParts) -> None:
+        """Add this provider's files, env, credentials and routes (no I/O but reads)."""
 
     @abc.abstractmethod
     def supervise_mcp(
@@ -98,6 +131,42 @@ class AgentProvider(abc.ABC):
 
     def skills_dir(self, guest_home: str = DEFAULT_GUEST_HOME) -> str:
         return f"{self.config_dir(guest_home)}/skills"
+
+    def build_plan(self, request: PlanRequest) -> PlanDraft:
+        """The plan every provider shares, completed by ``add_parts``."""
+        home = request.guest_home
+        parts = PlanParts(request, self.runtime.template, provisioned_env={"HOME": home})
+        self.add_parts(parts)
+        guest_env = {**parts.provisioned_env, **request.guest_env}
+        command = self.runtime.command
+        plan = AgentProvisionPlan(
+            template=self.runtime.template,
+            command=command,
+            prompt_mode=self.runtime.prompt_mode,
+            image=self.runtime.image,
+            dockerfile=request.dockerfile,
+            guest_home=home,
+            skills_dir=self.skills_dir(home),
+            workdir=request.trusted_project_path or home,
+            guest_env=guest_env,
+            env_vars=tuple(sorted(k for k in guest_env if k not in parts.hidden_env_names)),
+            env_files=tuple(parts.env_files),
+            dirs=(AgentProvisionDir(self.config_dir(home)), AgentProvisionDir(self.skills_dir(home))),
+            files=tuple(parts.files),
+            pre_copy=(owner_check(DEFAULT_OWNER),),
+            verify=(
+                AgentProvisionCommand(
+                    argv=(command, "--version"),
+                    error=f"the {command} CLI does not run in the bottle: build it from the {command} "
+                    f"image (runtime dockerfile) or install {self.package} on its PATH",
+                ),
+            ),
+            egress_routes=tuple(parts.egress_routes),
+            hidden_env_names=tuple(parts.hidden_env_names),
+            provisioned_env=parts.provisioned_env,
+            runtime=self.runtime,
+        )
+        return PlanDraft(plan, parts.host_files)
 
     def provision_plan(self, **kwargs: t.Any) -> AgentProvisionPlan:
         """Compute the plan and write its host-side files under ``state_dir``."""
@@ -273,11 +342,6 @@ def owner_check(owner: str) -> AgentProvisionCommand:
         argv=("id", "-u", user),
         error=f"bottle user {user!r} does not exist: build the bottle image with that user",
     )
-
-
-def secret_token_file(state_dir: str, name: str, token: str) -> tuple[str, bytes]:
-    """Where the controller keeps a given token for the egress proxy (0600, never logged)."""
-    return os.path.join(state_dir, "secrets", name), token.encode("utf-8")
 
 
 def host_home(host_env: t.Mapping[str, str]) -> str:

@@ -9,14 +9,9 @@ import os
 import typing as t
 
 from ansible_collections.bot_bottle.agents.plugins.module_utils.plan import (
-    DEFAULT_OWNER,
     MERGE_JSON,
     PROMPT_APPEND_FILE,
     AgentProviderRuntime,
-    AgentProvisionCommand,
-    AgentProvisionDir,
-    AgentProvisionFile,
-    AgentProvisionPlan,
     EgressRoute,
     McpRegistration,
 )
@@ -25,15 +20,13 @@ from ansible_collections.bot_bottle.agents.plugins.module_utils.provider import 
     DEFAULT_MCP_NAME,
     PLACEHOLDER_TOKEN,
     AgentProvider,
-    PlanDraft,
+    PlanParts,
     PlanRequest,
     ProvisionError,
     host_home,
     json_bytes,
     json_pointer,
-    owner_check,
     read_json_file,
-    secret_token_file,
 )
 
 TOKEN_ENV = "CLAUDE_CODE_OAUTH_TOKEN"
@@ -42,6 +35,7 @@ ACCESS_TOKEN_POINTER = "/claudeAiOauth/accessToken"
 
 
 class ClaudeProvider(AgentProvider):
+    package = "@anthropic-ai/claude-code"
     runtime = AgentProviderRuntime(
         template="claude",
         command="claude",
@@ -57,81 +51,37 @@ class ClaudeProvider(AgentProvider):
     def config_dir(self, guest_home: str) -> str:
         return f"{guest_home}/.claude"
 
-    def build_plan(self, request: PlanRequest) -> PlanDraft:
+    def add_parts(self, parts: PlanParts) -> None:
+        request = parts.request
         home = request.guest_home
-        state = os.path.join(request.state_dir, "claude")
-        host_files: dict[str, bytes] = {}
-        files: list[AgentProvisionFile] = []
-
-        def add(name: str, guest_path: str, data: bytes, **kwargs: t.Any) -> None:
-            host_path = os.path.join(state, name)
-            host_files[host_path] = data
-            files.append(AgentProvisionFile(host_path=host_path, guest_path=guest_path, **kwargs))
-
         # Claude rewrites ~/.claude.json on every run: merge the keys we own, never replace.
-        add("claude.json", f"{home}/.claude.json", json_bytes(_state_keys(request)), merge=MERGE_JSON)
-        add(
+        parts.add_file("claude.json", f"{home}/.claude.json", json_bytes(_state_keys(request)), merge=MERGE_JSON)
+        parts.add_file(
             "settings.json",
             f"{home}/.claude/settings.json",
             json_bytes({"skipDangerousModePermissionPrompt": True}),
             merge=MERGE_JSON,
         )
-
-        provisioned_env = {
-            "HOME": home,
-            # --dangerously-skip-permissions refuses root without it; the bottle is the sandbox.
-            "IS_SANDBOX": "1",
-            "DISABLE_AUTOUPDATER": "1",
-        }
-        hidden: list[str] = []
-        routes: list[EgressRoute] = []
-        env_files: list[str] = []
-        if request.auth_token or request.forward_host_credentials:
-            route, secret = _credential_route(request)
-            if request.credentials_in_guest:
-                env_path = f"{home}/.claude/bot-bottle-credentials.env"
-                add("credentials.env", env_path, f"{TOKEN_ENV}={secret}\n".encode(), secret=True)
-                env_files.append(env_path)
-            else:
-                provisioned_env[TOKEN_ENV] = PLACEHOLDER_TOKEN
-                hidden.append(TOKEN_ENV)
-                routes.append(route)
-                if request.auth_token:
-                    path, data = secret_token_file(request.state_dir, "claude-oauth-token", secret)
-                    host_files[path] = data
-
-        guest_env = {**provisioned_env, **request.guest_env}
-        plan = AgentProvisionPlan(
-            template=self.runtime.template,
-            command=self.runtime.command,
-            prompt_mode=self.runtime.prompt_mode,
-            image=self.runtime.image,
-            dockerfile=request.dockerfile,
-            guest_home=home,
-            skills_dir=self.skills_dir(home),
-            workdir=request.trusted_project_path or home,
-            guest_env=guest_env,
-            env_vars=tuple(sorted(k for k in guest_env if k not in hidden)),
-            env_files=tuple(env_files),
-            dirs=(
-                AgentProvisionDir(self.config_dir(home)),
-                AgentProvisionDir(self.skills_dir(home)),
-            ),
-            files=tuple(files),
-            pre_copy=(owner_check(DEFAULT_OWNER),),
-            verify=(
-                AgentProvisionCommand(
-                    argv=("claude", "--version"),
-                    error="the claude CLI does not run in the bottle: build it from the claude "
-                    "image (runtime dockerfile) or install @anthropic-ai/claude-code on its PATH",
-                ),
-            ),
-            egress_routes=tuple(routes),
-            hidden_env_names=tuple(hidden),
-            provisioned_env=provisioned_env,
-            runtime=self.runtime,
-        )
-        return PlanDraft(plan, host_files)
+        # --dangerously-skip-permissions refuses root without IS_SANDBOX; the bottle is the sandbox.
+        parts.provisioned_env.update(IS_SANDBOX="1", DISABLE_AUTOUPDATER="1")
+        if request.auth_token:
+            secret, login_path = request.auth_token, ""
+        elif request.forward_host_credentials:
+            login_path, secret = _host_login(request)
+        else:
+            return
+        if request.credentials_in_guest:
+            env_path = f"{home}/.claude/bot-bottle-credentials.env"
+            parts.add_file("credentials.env", env_path, f"{TOKEN_ENV}={secret}\n".encode(), secret=True)
+            parts.env_files.append(env_path)
+            return
+        parts.provisioned_env[TOKEN_ENV] = PLACEHOLDER_TOKEN
+        parts.hidden_env_names.append(TOKEN_ENV)
+        if login_path:
+            route = EgressRoute(API_HOST, "Authorization", "json_file", login_path, ACCESS_TOKEN_POINTER)
+        else:
+            route = EgressRoute(API_HOST, "Authorization", "file", parts.add_controller_secret("claude-oauth-token", secret))
+        parts.egress_routes.append(route)
 
     def supervise_mcp(
         self,
@@ -164,15 +114,9 @@ def _state_keys(request: PlanRequest) -> dict[str, t.Any]:
     return keys
 
 
-def _credential_route(request: PlanRequest) -> tuple[EgressRoute, str]:
-    """The egress route for the credential, and the secret itself (never put in the plan)."""
-    if request.auth_token:
-        path = secret_token_file(request.state_dir, "claude-oauth-token", request.auth_token)[0]
-        route = EgressRoute(API_HOST, "Authorization", "file", path)
-        return route, request.auth_token
-    config_dir = request.host_env.get("CLAUDE_CONFIG_DIR") or os.path.join(
-        host_home(request.host_env), ".claude"
-    )
+def _host_login(request: PlanRequest) -> tuple[str, str]:
+    """The host's Claude login file and its access token (never put in the plan)."""
+    config_dir = request.host_env.get("CLAUDE_CONFIG_DIR") or os.path.join(host_home(request.host_env), ".claude")
     path = os.path.join(config_dir, ".credentials.json")
     token = json_pointer(read_json_file("forward_host_credentials", path), ACCESS_TOKEN_POINTER)
     if not isinstance(token, str) or not token:
@@ -180,8 +124,7 @@ def _credential_route(request: PlanRequest) -> tuple[EgressRoute, str]:
             "forward_host_credentials",
             f"{path} has no claudeAiOauth.accessToken; run 'claude' on the host and log in",
         )
-    route = EgressRoute(API_HOST, "Authorization", "json_file", path, ACCESS_TOKEN_POINTER)
-    return route, token
+    return path, token
 
 
 PROVIDER = ClaudeProvider()

@@ -11,14 +11,9 @@ import os
 import typing as t
 
 from ansible_collections.bot_bottle.agents.plugins.module_utils.plan import (
-    DEFAULT_OWNER,
     MERGE_TOML,
     PROMPT_READ_FILE,
     AgentProviderRuntime,
-    AgentProvisionCommand,
-    AgentProvisionDir,
-    AgentProvisionFile,
-    AgentProvisionPlan,
     EgressRoute,
     McpRegistration,
 )
@@ -27,15 +22,13 @@ from ansible_collections.bot_bottle.agents.plugins.module_utils.provider import 
     DEFAULT_MCP_NAME,
     PLACEHOLDER_TOKEN,
     AgentProvider,
-    PlanDraft,
+    PlanParts,
     PlanRequest,
     ProvisionError,
     host_home,
     json_bytes,
     json_pointer,
-    owner_check,
     read_json_file,
-    secret_token_file,
 )
 from ansible_collections.bot_bottle.agents.plugins.module_utils.tomledit import dumps_table
 
@@ -47,6 +40,7 @@ _ID_CLAIMS = ("email", "https://api.openai.com/auth", "exp", "iat")
 
 
 class CodexProvider(AgentProvider):
+    package = "@openai/codex"
     runtime = AgentProviderRuntime(
         template="codex",
         command="codex",
@@ -62,56 +56,18 @@ class CodexProvider(AgentProvider):
     def config_dir(self, guest_home: str) -> str:
         return f"{guest_home}/.codex"
 
-    def build_plan(self, request: PlanRequest) -> PlanDraft:
-        home = request.guest_home
-        codex_home = self.config_dir(home)
-        state = os.path.join(request.state_dir, "codex")
-        host_files: dict[str, bytes] = {}
-        files: list[AgentProvisionFile] = []
-
-        def add(name: str, guest_path: str, data: bytes, **kwargs: t.Any) -> None:
-            host_path = os.path.join(state, name)
-            host_files[host_path] = data
-            files.append(AgentProvisionFile(host_path=host_path, guest_path=guest_path, **kwargs))
-
+    def add_parts(self, parts: PlanParts) -> None:
+        request = parts.request
+        codex_home = self.config_dir(request.guest_home)
         # Codex keeps user settings in config.toml too: set our keys, keep the rest.
-        add("config.toml", f"{codex_home}/config.toml", _config_keys(request).encode(), merge=MERGE_TOML)
-
+        parts.add_file("config.toml", f"{codex_home}/config.toml", _config_keys(request).encode(), merge=MERGE_TOML)
         auth, routes, secret = _auth(request)
-        add("auth.json", f"{codex_home}/auth.json", json_bytes(auth), secret=secret)
+        parts.add_file("auth.json", f"{codex_home}/auth.json", json_bytes(auth), secret=secret)
         if request.auth_token and not request.credentials_in_guest:
-            path, data = secret_token_file(request.state_dir, "codex-api-key", request.auth_token)
-            host_files[path] = data
-
-        provisioned_env = {"HOME": home, "CODEX_HOME": codex_home}
-        guest_env = {**provisioned_env, **request.guest_env}
-        plan = AgentProvisionPlan(
-            template=self.runtime.template,
-            command=self.runtime.command,
-            prompt_mode=self.runtime.prompt_mode,
-            image=self.runtime.image,
-            dockerfile=request.dockerfile,
-            guest_home=home,
-            skills_dir=self.skills_dir(home),
-            workdir=request.trusted_project_path or home,
-            guest_env=guest_env,
-            env_vars=tuple(sorted(guest_env)),
-            dirs=(AgentProvisionDir(codex_home), AgentProvisionDir(self.skills_dir(home))),
-            files=tuple(files),
-            pre_copy=(owner_check(DEFAULT_OWNER),),
-            verify=(
-                AgentProvisionCommand(
-                    argv=("codex", "--version"),
-                    error="the codex CLI does not run in the bottle: build it from the codex "
-                    "image (runtime dockerfile) or install @openai/codex on its PATH",
-                ),
-            ),
-            egress_routes=tuple(routes),
-            hidden_env_names=(),
-            provisioned_env=provisioned_env,
-            runtime=self.runtime,
-        )
-        return PlanDraft(plan, host_files)
+            key_path = parts.add_controller_secret("codex-api-key", request.auth_token)
+            routes = [EgressRoute(API_HOST, "Authorization", "file", key_path)]
+        parts.egress_routes.extend(routes)
+        parts.provisioned_env["CODEX_HOME"] = codex_home
 
     def supervise_mcp(
         self,
@@ -167,11 +123,8 @@ def _auth(request: PlanRequest) -> tuple[dict[str, t.Any], list[EgressRoute], bo
         return _chatgpt_placeholder(host_auth), routes, False
     if request.auth_token and request.credentials_in_guest:
         return {"auth_mode": "apikey", "OPENAI_API_KEY": request.auth_token}, [], True
-    routes = []
-    if request.auth_token:
-        key_path = secret_token_file(request.state_dir, "codex-api-key", request.auth_token)[0]
-        routes.append(EgressRoute(API_HOST, "Authorization", "file", key_path))
-    return {"auth_mode": "apikey", "OPENAI_API_KEY": PLACEHOLDER_TOKEN}, routes, False
+    # With auth_token, add_parts routes api.openai.com to the controller-held key.
+    return {"auth_mode": "apikey", "OPENAI_API_KEY": PLACEHOLDER_TOKEN}, [], False
 
 
 def _chatgpt_placeholder(host_auth: dict[str, t.Any]) -> dict[str, t.Any]:
