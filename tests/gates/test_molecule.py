@@ -8,7 +8,7 @@ import pytest
 from gatelib import run, tail
 
 # Every step of the scenario's test_sequence must have run and passed.
-STEPS = ("destroy", "syntax", "create", "check", "converge", "idempotence", "verify")
+STEPS = ("destroy", "create", "check", "converge", "idempotence", "verify")
 
 
 @pytest.mark.parametrize("scenario", ["docker", "ssh"])
