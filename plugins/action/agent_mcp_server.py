@@ -10,6 +10,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.bot_bottle.agents.plugins.module_utils.desired import check_url, config_entry
 from ansible_collections.bot_bottle.agents.plugins.module_utils.provider import ProvisionError, get_provider
 from ansible_collections.bot_bottle.agents.plugins.module_utils.specs import MCP_SERVER
+from ansible_collections.bot_bottle.agents.plugins.plugin_utils.guest import run_guest_state
 
 
 class ActionModule(ActionBase):
@@ -32,12 +33,7 @@ class ActionModule(ActionBase):
             return dict(result, failed=True, msg=str(exc), option=exc.option)
         entry = config_entry(registration, args["state"])
         entry["owner"] = args["owner"]
-        outcome = self._execute_module(
-            module_name="bot_bottle.agents.agent_guest_state",
-            module_args={"config_entries": [entry]},
-            task_vars=task_vars,
-        )
-        outcome.pop("invocation", None)
+        outcome = run_guest_state(self, {"config_entries": [entry]}, task_vars)
         result.update(outcome)
         result.update(config_path=registration.config_path, entry_path=list(registration.key_path))
         return result

@@ -11,6 +11,7 @@ from ansible_collections.bot_bottle.agents.plugins.module_utils.desired import c
 from ansible_collections.bot_bottle.agents.plugins.module_utils.plan import AgentProvisionPlan
 from ansible_collections.bot_bottle.agents.plugins.module_utils.provider import ProvisionError
 from ansible_collections.bot_bottle.agents.plugins.module_utils.specs import PROVISION_APPLY
+from ansible_collections.bot_bottle.agents.plugins.plugin_utils.guest import run_guest_state
 
 
 class ActionModule(ActionBase):
@@ -42,10 +43,7 @@ class ActionModule(ActionBase):
             return dict(result, failed=True, msg=str(exc), option=exc.option)
         except (TypeError, ValueError) as exc:
             return dict(result, failed=True, msg=f"plan: not a plan from agent_provision_plan ({exc})")
-        outcome = self._execute_module(
-            module_name="bot_bottle.agents.agent_guest_state", module_args=module_args, task_vars=task_vars
-        )
-        outcome.pop("invocation", None)
+        outcome = run_guest_state(self, module_args, task_vars)
         result.update(outcome)
         if pending and not outcome.get("failed"):
             result["changes"] = outcome.get("changes", []) + pending
