@@ -92,12 +92,13 @@ docker_engine() {
 
 base_rootfs() {
   # A minimal Debian rootfs with python3 and sshd: the base of every bottle (no registry).
-  if [ ! -s "$CACHE/bottle-rootfs.tar" ]; then
+  if [ ! -f "$CACHE/bottle-rootfs.tar" ]; then
+    rm -rf "$CACHE/bottle-rootfs.tar" "$CACHE/bottle-rootfs.tar.part"
     log "mmdebstrap bookworm rootfs"
     local mirror
     mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
     [ -n "$mirror" ] || mirror=$(awk '/^deb / {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
-    mmdebstrap --quiet --variant=minbase --include=python3,sudo,openssh-server,ca-certificates,tmux \
+    mmdebstrap --quiet --format=tar --variant=minbase --include=python3,sudo,openssh-server,ca-certificates,tmux \
       bookworm "$CACHE/bottle-rootfs.tar.part" "${mirror:-http://deb.debian.org/debian}"
     mv "$CACHE/bottle-rootfs.tar.part" "$CACHE/bottle-rootfs.tar"
   fi
