@@ -9,6 +9,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CACHE="$ROOT/.cache"
 VENV="$ROOT/.venv"
+OLDEST_ANSIBLE_CORE=2.17.14      # the oldest ansible-core we support, tested in its own venv
 ANSIBLE_BUNDLE_VERSION=12.3.0      # carries community.docker (no Galaxy needed)
 CLAUDE_VERSION=2.1.332
 CODEX_VERSION=0.169.0
@@ -37,6 +38,18 @@ python_env() {
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install -q --disable-pip-version-check -r "$ROOT/requirements.txt"
     cp "$ROOT/requirements.txt" "$VENV/.requirements.txt"
+  fi
+}
+
+oldest_core_env() {
+  # The compatibility test runs the provision playbook with the oldest supported ansible-core.
+  local venv="$CACHE/venv-ansible-core-$OLDEST_ANSIBLE_CORE"
+  if [ ! -f "$venv/.installed" ]; then
+    log "ansible-core==$OLDEST_ANSIBLE_CORE venv ($venv)"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check "ansible-core==$OLDEST_ANSIBLE_CORE"
+    touch "$venv/.installed"
   fi
 }
 
@@ -70,13 +83,14 @@ agent_clis() {
   fi
   # Build context: the self-contained binaries only (Node is not needed in a bottle).
   local ctx="$CACHE/image-context"
-  if [ ! -x "$ctx/claude" ] || [ "$npmdir/.versions-$CLAUDE_VERSION-$CODEX_VERSION" -nt "$ctx/claude" ]; then
+  if [ ! -f "$ctx/.staged-$CLAUDE_VERSION-$CODEX_VERSION" ]; then
     rm -rf "$ctx" && mkdir -p "$ctx"
     cp "$ROOT"/images/*.Dockerfile "$ctx/"
     ln "$npmdir/node_modules/@anthropic-ai/claude-code-linux-x64/claude" "$ctx/claude" 2>/dev/null \
       || cp "$npmdir/node_modules/@anthropic-ai/claude-code-linux-x64/claude" "$ctx/claude"
     cp -al "$npmdir/node_modules/@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl" "$ctx/codex-vendor" 2>/dev/null \
       || cp -a "$npmdir/node_modules/@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl" "$ctx/codex-vendor"
+    touch "$ctx/.staged-$CLAUDE_VERSION-$CODEX_VERSION"
   fi
   cp "$ROOT"/images/*.Dockerfile "$ctx/"
 }
@@ -113,7 +127,8 @@ images() {
   for name in claude codex agents; do
     stamp="$CACHE/image-context/.built-$name"
     if docker image inspect "localhost/bot-bottle/$name:latest" >/dev/null 2>&1 \
-      && [ "$stamp" -nt "$ROOT/images/$name.Dockerfile" ] && [ "$stamp" -nt "$CACHE/image-context/claude" ]; then
+      && [ "$stamp" -nt "$ROOT/images/$name.Dockerfile" ] \
+      && [ "$stamp" -nt "$CACHE/image-context/.staged-$CLAUDE_VERSION-$CODEX_VERSION" ]; then
       continue
     fi
     log "docker build localhost/bot-bottle/$name:latest"
@@ -126,6 +141,7 @@ images() {
 apt_packages
 python_env
 collections
+oldest_core_env
 if [ "${BOOTSTRAP_IMAGES:-1}" = 1 ]; then
   agent_clis
   docker_engine

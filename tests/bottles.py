@@ -208,10 +208,10 @@ class PlaybookRun(t.NamedTuple):
         return [r.get("msg", "") for rs in self.results.values() for r in rs if r.get("failed")]
 
 
-def ansible_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+def ansible_env(extra: dict[str, str] | None = None, bin_dir: Path = VENV_BIN) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
-        PATH=f"{VENV_BIN}:{env.get('PATH', '')}",
+        PATH=f"{bin_dir}:{env.get('PATH', '')}",
         ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
         ANSIBLE_COLLECTIONS_PATH=str(CACHE / "collections"),
         ANSIBLE_NOCOLOR="1",
@@ -228,12 +228,13 @@ def write_inventory(path: Path, hosts: dict[str, dict[str, t.Any]], group: str =
 
 def run_playbook(inventory: Path, *args: str, playbook: Path | str = ROOT / "playbooks" / "provision.yml",
                  json_output: bool = True, env: dict[str, str] | None = None,
-                 timeout: float = 600) -> PlaybookRun:
+                 timeout: float = 600, bin_dir: Path = VENV_BIN) -> PlaybookRun:
+    """Run a playbook with the ansible-core in ``bin_dir`` (the project venv by default)."""
     extra = {"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"} if json_output else {}
     extra.update(env or {})
     proc = subprocess.run(
-        [str(VENV_BIN / "ansible-playbook"), "-i", str(inventory), str(playbook), *args],
-        capture_output=True, text=True, env=ansible_env(extra), cwd=str(ROOT), timeout=timeout, check=False,
+        [str(bin_dir / "ansible-playbook"), "-i", str(inventory), str(playbook), *args],
+        capture_output=True, text=True, env=ansible_env(extra, bin_dir), cwd=str(ROOT), timeout=timeout, check=False,
     )
     stats: dict = {}
     results: dict = {}
