@@ -9,8 +9,11 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.bot_bottle.agents.plugins.module_utils.desired import check_inputs, guest_state
 from ansible_collections.bot_bottle.agents.plugins.module_utils.plan import AgentProvisionPlan
-from ansible_collections.bot_bottle.agents.plugins.module_utils.provider import ProvisionError
-from ansible_collections.bot_bottle.agents.plugins.module_utils.specs import PROVISION_APPLY
+from ansible_collections.bot_bottle.agents.plugins.module_utils.provider import ProvisionError, plan_and_write
+from ansible_collections.bot_bottle.agents.plugins.module_utils.specs import (
+    PROVISION_APPLY,
+    PROVISION_APPLY_PLAN_SOURCES,
+)
 from ansible_collections.bot_bottle.agents.plugins.plugin_utils.guest import run_guest_state
 
 
@@ -19,17 +22,16 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        args = self.validate_argument_spec(argument_spec=PROVISION_APPLY)[1]
-        if args["validate_only"]:
-            try:
-                check_inputs(args["skills"], args["skills_root"], args["prompt_file"], args["mcp_servers"])
-            except ProvisionError as exc:
-                return dict(result, failed=True, msg=str(exc), option=exc.option)
-            return dict(result, changed=False, msg="inputs are valid")
-        if not args["plan"]:
-            return dict(result, failed=True, msg="plan: is required; pass the plan from bot_bottle.agents.agent_provision_plan")
+        args = self.validate_argument_spec(
+            argument_spec=PROVISION_APPLY,
+            mutually_exclusive=PROVISION_APPLY_PLAN_SOURCES,
+            required_one_of=PROVISION_APPLY_PLAN_SOURCES,
+        )[1]
+        check_mode = self._task.check_mode
         try:
-            plan = AgentProvisionPlan.from_dict(args["plan"])
+            # Every controller-side input is checked before the plan writes its host files.
+            check_inputs(args["skills"], args["skills_root"], args["prompt_file"], args["mcp_servers"])
+            plan, written = self._plan(args, check_mode)
             module_args, bottle, pending = guest_state(
                 plan,
                 skills=args["skills"],
@@ -37,16 +39,31 @@ class ActionModule(ActionBase):
                 prompt_file=args["prompt_file"],
                 mcp_servers=args["mcp_servers"],
                 owner=args["owner"],
-                check_mode=self._task.check_mode,
+                check_mode=check_mode,
             )
         except ProvisionError as exc:
             return dict(result, failed=True, msg=str(exc), option=exc.option)
-        except (TypeError, ValueError) as exc:
-            return dict(result, failed=True, msg=f"plan: not a plan from agent_provision_plan ({exc})")
         outcome = run_guest_state(self, module_args, task_vars)
         result.update(outcome)
-        if pending and not outcome.get("failed"):
+        if outcome.get("failed"):
+            return result
+        if pending:
             result["changes"] = outcome.get("changes", []) + pending
-            result["changed"] = True
-        result["bottle"] = bottle
+        result.update(
+            changed=bool(outcome.get("changed") or pending or written),
+            written=written,
+            plan=plan.to_dict(),
+            bottle=bottle,
+        )
         return result
+
+    @staticmethod
+    def _plan(args: dict, check_mode: bool) -> tuple[AgentProvisionPlan, list[str]]:
+        """The plan given, or the one computed here from plan_options (host files written)."""
+        if args["plan_options"]:
+            options = dict(args["plan_options"])
+            return plan_and_write(options.pop("template"), check_mode=check_mode, **options)
+        try:
+            return AgentProvisionPlan.from_dict(args["plan"]), []
+        except (TypeError, ValueError) as exc:
+            raise ProvisionError("plan", f"not a plan from agent_provision_plan ({exc})") from None

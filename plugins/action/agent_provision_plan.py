@@ -7,11 +7,7 @@ from __future__ import annotations
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.bot_bottle.agents.plugins.module_utils.provider import (
-    ProvisionError,
-    get_provider,
-    write_host_files,
-)
+from ansible_collections.bot_bottle.agents.plugins.module_utils.provider import ProvisionError, plan_and_write
 from ansible_collections.bot_bottle.agents.plugins.module_utils.specs import PROVISION_PLAN
 
 
@@ -22,15 +18,10 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         args = self.validate_argument_spec(argument_spec=PROVISION_PLAN)[1]
-        template = args.pop("template")
         try:
-            draft = get_provider(template).draft_plan(**args)
-            written = write_host_files(draft.host_files, check_mode=self._task.check_mode)
+            plan, written = plan_and_write(check_mode=self._task.check_mode, **args)
         except ProvisionError as exc:
             return dict(result, failed=True, msg=str(exc), option=exc.option)
-        except OSError as exc:
-            return dict(result, failed=True, msg=f"state_dir: cannot write {exc.filename}: {exc.strerror}")
-        plan = draft.plan
         result.update(
             changed=bool(written),
             plan=plan.to_dict(),

@@ -279,6 +279,16 @@ def write_host_files(host_files: t.Mapping[str, bytes], check_mode: bool = False
     return changed
 
 
+def plan_and_write(template: str, check_mode: bool = False, **options: t.Any) -> tuple[AgentProvisionPlan, list[str]]:
+    """The plan of ``template`` and the host files it changed (would change, in check mode)."""
+    draft = get_provider(template).draft_plan(**options)
+    try:
+        written = write_host_files(draft.host_files, check_mode=check_mode)
+    except OSError as exc:
+        raise ProvisionError("state_dir", f"cannot write {exc.filename}: {exc.strerror}") from None
+    return draft.plan, written
+
+
 def runtime_for(template: str) -> AgentProviderRuntime:
     return get_provider(template).runtime
 

@@ -28,13 +28,17 @@ _MCP_SERVER = dict(
 
 PROVISION_APPLY = dict(
     plan=dict(type="dict"),
-    validate_only=dict(type="bool", default=False),
+    # The plan computed in the same task: one controller task fewer per bottle.
+    plan_options=dict(type="dict", options=PROVISION_PLAN),
     skills=dict(type="list", elements="str", default=[]),
     skills_root=dict(type="path", default=""),
     prompt_file=dict(type="path", default=""),
     mcp_servers=dict(type="list", elements="dict", default=[], options=_MCP_SERVER),
     owner=dict(type="str", default="node:node"),
 )
+
+# Exactly one of them: a plan computed earlier, or the options to compute it here.
+PROVISION_APPLY_PLAN_SOURCES = [("plan", "plan_options")]
 
 MCP_SERVER = dict(
     provider=dict(type="str", required=True),

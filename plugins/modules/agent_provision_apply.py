@@ -11,9 +11,13 @@ module: agent_provision_apply
 short_description: Provision a bottle from a plan, with skills, prompt, MCP servers and a launcher
 version_added: "0.1.0"
 description:
-  - Applies a plan from M(bot_bottle.agents.agent_provision_plan) to a bottle in one remote module
-    run, in this order. Directories, C(pre_copy) checks, files, the prompt file and the launcher,
-    C(verify) checks, skills, MCP server entries.
+  - Applies a plan to a bottle in one remote module run, in this order. Directories,
+    C(pre_copy) checks, files, the prompt file and the launcher, C(verify) checks, skills, MCP
+    server entries.
+  - The plan is either O(plan), computed earlier by M(bot_bottle.agents.agent_provision_plan), or
+    computed in this task from O(plan_options). The second way saves a task per bottle (the roles
+    use it); either way the skills, prompt and MCP servers are checked before the plan writes
+    anything on the controller.
   - The controller reads the host files, skills and prompt; the bottle needs only C(python3).
   - Skills are copied from O(skills_root)/NAME into the provider's skills directory and mirrored
     exactly. The prompt file is always placed (empty when O(prompt_file) is not set) so its path
@@ -27,14 +31,16 @@ options:
   plan:
     description:
       - The RV(bot_bottle.agents.agent_provision_plan#module:plan) result.
-      - Required unless O(validate_only=true).
+      - Exactly one of O(plan) and O(plan_options) is required.
     type: dict
-  validate_only:
+  plan_options:
     description:
-      - Only check the controller-side inputs (skills, prompt, MCP servers) and change nothing.
-        The roles run this first so that bad input fails before any file is written.
-    type: bool
-    default: false
+      - The options of M(bot_bottle.agents.agent_provision_plan) (O(bot_bottle.agents.agent_provision_plan#module:template),
+        O(bot_bottle.agents.agent_provision_plan#module:state_dir), and the others, with the same names, types and
+        defaults); the plan is computed on the controller in this task and its host files written under
+        C(state_dir) (not in check mode).
+      - Exactly one of O(plan) and O(plan_options) is required. C(auth_token) is never logged.
+    type: dict
   skills:
     description: Names of skill directories under O(skills_root). Plain names only.
     type: list
@@ -75,7 +81,18 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Provision the bottle
+- name: Plan and provision a Claude Code bottle in one task
+  bot_bottle.agents.agent_provision_apply:
+    plan_options:
+      template: claude
+      state_dir: /var/lib/bot-bottle/{{ inventory_hostname }}
+      trusted_project_path: /work
+    skills: [review]
+    skills_root: "{{ playbook_dir }}/skills"
+    mcp_servers:
+      - url: http://host.docker.internal:8811/mcp
+
+- name: Provision the bottle from a plan computed earlier
   bot_bottle.agents.agent_provision_apply:
     plan: "{{ claude_plan.plan }}"
     skills: [review]
@@ -88,6 +105,15 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+plan:
+  description: The plan that was applied (RV(bot_bottle.agents.agent_provision_plan#module:plan)); no secret values.
+  returned: success
+  type: dict
+written:
+  description: Controller files the plan wrote (or would write, in check mode) under C(state_dir).
+  returned: success
+  type: list
+  elements: str
 changes:
   description: What changed in the bottle (or would, in check mode).
   returned: always
@@ -95,7 +121,7 @@ changes:
   elements: str
 bottle:
   description: Machine-readable facts for CI pipelines (no secret values).
-  returned: always
+  returned: success
   type: dict
   contains:
     template: {description: The provider., type: str}

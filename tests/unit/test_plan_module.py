@@ -74,3 +74,18 @@ def test_ansible_doc_renders():
                          capture_output=True, text=True, env=ansible_env(), check=False)
     assert out.returncode == 0, out.stderr
     assert "state_dir" in out.stdout and "forward_host_credentials" in out.stdout
+
+
+def test_apply_takes_exactly_one_of_plan_and_plan_options(tmp_path):
+    inventory, _ = plan_playbook(tmp_path)
+    playbook = tmp_path / "apply.yml"
+    both = {"plan": {"template": "claude"}, "plan_options": {"template": "claude", "state_dir": str(tmp_path / "s")}}
+    tasks = [{"name": name, "bot_bottle.agents.agent_provision_apply": args, "ignore_errors": True}
+             for name, args in (("neither", {}), ("both", both))]
+    playbook.write_text(yaml.safe_dump([{"hosts": "localhost", "connection": "local", "gather_facts": False,
+                                         "tasks": tasks}]))
+    run = run_playbook(inventory, playbook=playbook)
+    neither, both_result = run.results["localhost"]
+    assert "one of the following is required: plan, plan_options" in neither["msg"]
+    assert "parameters are mutually exclusive: plan|plan_options" in both_result["msg"]
+    assert not (tmp_path / "s").exists()
