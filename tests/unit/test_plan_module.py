@@ -77,7 +77,7 @@ def test_ansible_doc_renders():
 
 
 def test_apply_takes_exactly_one_of_plan_and_plan_options(tmp_path):
-    inventory, _ = plan_playbook(tmp_path)
+    inventory = plan_playbook(tmp_path)[0]
     playbook = tmp_path / "apply.yml"
     both = {"plan": {"template": "claude"}, "plan_options": {"template": "claude", "state_dir": str(tmp_path / "s")}}
     tasks = [{"name": name, "bot_bottle.agents.agent_provision_apply": args, "ignore_errors": True}
