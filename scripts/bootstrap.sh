@@ -128,7 +128,8 @@ images() {
     stamp="$CACHE/image-context/.built-$name"
     if docker image inspect "localhost/bot-bottle/$name:latest" >/dev/null 2>&1 \
       && [ "$stamp" -nt "$ROOT/images/$name.Dockerfile" ] \
-      && [ "$stamp" -nt "$CACHE/image-context/.staged-$CLAUDE_VERSION-$CODEX_VERSION" ]; then
+      && [ "$stamp" -nt "$CACHE/image-context/.staged-$CLAUDE_VERSION-$CODEX_VERSION" ] \
+      && { [ "$name" != agents ] || [ "$stamp" -nt "$CACHE/image-context/.built-claude" ]; }; then
       continue
     fi
     log "docker build localhost/bot-bottle/$name:latest"

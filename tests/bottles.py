@@ -99,8 +99,10 @@ class SshBottle(Bottle):
     @classmethod
     def prepare_rootfs(cls, rootfs: Path) -> Path:
         """Export the agents image into ``rootfs`` once (cached), with host keys and our key."""
+        # The stamp holds the image ID: a rebuilt agents image (new CLI versions) is exported anew.
         stamp = rootfs / ".bot-bottle-rootfs"
-        if not stamp.exists():
+        image_id = sh("docker", "image", "inspect", "--format", "{{.Id}}", AGENTS_IMAGE).stdout.strip()
+        if not stamp.exists() or stamp.read_text() != image_id:
             if rootfs.exists():
                 shutil.rmtree(rootfs)
             rootfs.mkdir(parents=True)
@@ -113,7 +115,7 @@ class SshBottle(Bottle):
                 sh("docker", "rm", "-f", container, check=False)
             sh("chroot", str(rootfs), "ssh-keygen", "-A")
             (rootfs / "run" / "sshd").mkdir(parents=True, exist_ok=True)
-            stamp.touch()
+            stamp.write_text(image_id)
         key = CACHE / "ssh" / "id_ed25519"
         if not key.exists():
             key.parent.mkdir(parents=True, exist_ok=True)
