@@ -7,7 +7,7 @@ PROVIDER=${1:-claude}
 bash "$ROOT/scripts/bootstrap.sh"
 cd "$ROOT"
 export PATH="$ROOT/.venv/bin:$PATH" ANSIBLE_CONFIG="$ROOT/ansible.cfg"
-NAME="bot-bottle-demo-$PROVIDER"
+NAME=${BOT_BOTTLE_DEMO_NAME:-bot-bottle-demo-$PROVIDER}   # the container (tests name their own)
 if [ -z "$(docker ps -q --filter "name=^$NAME\$")" ]; then
   docker rm -f "$NAME" >/dev/null 2>&1 || true
   docker run -d --name "$NAME" "localhost/bot-bottle/$PROVIDER:latest" >/dev/null
