@@ -85,7 +85,6 @@ agent_clis() {
   local ctx="$CACHE/image-context"
   if [ ! -f "$ctx/.staged-$CLAUDE_VERSION-$CODEX_VERSION" ]; then
     rm -rf "$ctx" && mkdir -p "$ctx"
-    cp "$ROOT"/images/*.Dockerfile "$ctx/"
     ln "$npmdir/node_modules/@anthropic-ai/claude-code-linux-x64/claude" "$ctx/claude" 2>/dev/null \
       || cp "$npmdir/node_modules/@anthropic-ai/claude-code-linux-x64/claude" "$ctx/claude"
     cp -al "$npmdir/node_modules/@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl" "$ctx/codex-vendor" 2>/dev/null \

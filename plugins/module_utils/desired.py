@@ -147,9 +147,12 @@ def guest_state(
     check_mode: bool = False,
 ) -> tuple[dict[str, t.Any], dict[str, t.Any], list[str]]:
     """Module arguments for ``agent_guest_state``, the bottle summary for CI, and changes
-    only the controller knows of (secret files not yet generated, in check mode)."""
+    only the controller knows of (secret files not yet generated, in check mode).
+
+    Reading the skills, prompt and MCP servers raises ProvisionError on bad input; callers that
+    write anything first run ``check_inputs`` (the apply action does, before the plan's writes).
+    """
     paths = bottle_paths(plan)
-    check_inputs(skills, skills_root, prompt_file, mcp_servers)
     prompt = _read_host_file("prompt_file", prompt_file) if prompt_file else b""
     exported_prompt = paths["prompt"] if prompt.strip() else ""
 
