@@ -268,7 +268,7 @@ class Bench:
                 "--skills-root", str(FIXTURES / "skills"), "--prompt", str(FIXTURES / "prompt.md"),
                 "--mcp-url", SUPERVISE_URL, *[a for s in SKILLS for a in ("--skill", s)]]
         if isinstance(bottle, SshBottle):
-            argv += ["--target", "127.0.0.1", "--port", str(bottle.port), "--key", str(bottle.key)]
+            argv += ["--target", bottle.address, "--port", str(bottle.port), "--key", str(bottle.key)]
         else:
             argv += ["--target", bottle.name]
         m = measure(argv, env={**os.environ, "BENCH_COLLECTIONS": str(self.source.collections)})

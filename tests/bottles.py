@@ -1,8 +1,13 @@
 """Real bottles for tests and the benchmark: docker containers and an SSH host.
 
 The SSH bottle is the stand-in for a smolmachines VM reached over SSH: the same rootfs
-as the agents image, with sshd running in a chroot inside fresh mount/pid namespaces on
-loopback. Everything started here is stopped by PID.
+as the agents image, with sshd running in a chroot inside fresh mount/pid namespaces.
+Everything started here is stopped by PID.
+
+No bottle can reach outside this machine: the real agent CLIs open connections of their own.
+Docker bottles sit on an internal docker network (they reach this machine's own addresses,
+nothing it would forward); each SSH bottle has its own network namespace joined to this
+machine by a veth pair on a link-local /30, with no default route.
 """
 
 from __future__ import annotations
@@ -10,8 +15,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import secrets
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -27,6 +32,11 @@ VENV_BIN = ROOT / ".venv" / "bin"
 IMAGES = {"claude": "localhost/bot-bottle/claude:latest", "codex": "localhost/bot-bottle/codex:latest"}
 AGENTS_IMAGE = "localhost/bot-bottle/agents:latest"
 GUEST_HOME = "/home/node"
+# The docker network every test bottle joins: internal, so nothing is forwarded off this machine.
+TEST_NETWORK = "bbt-internal"
+# Name lookups in a bottle fail within a second instead of glibc's 2 x 5 s (internal networks
+# answer nothing for outside names), so CLIs probing blocked hosts do not stall the tests.
+DNS_OPTIONS = ("--dns-option", "timeout:1", "--dns-option", "attempts:1")
 
 
 def sh(*argv: str, check: bool = True, **kwargs: t.Any) -> subprocess.CompletedProcess:
@@ -62,15 +72,33 @@ class Bottle:
         ).stdout
 
 
+def internal_network(name: str = TEST_NETWORK) -> str:
+    """The internal docker network ``name``, created on first use (a race with another creator is fine)."""
+    found = sh("docker", "network", "inspect", "-f", "{{.Internal}}", name, check=False)
+    if found.returncode != 0:
+        sh("docker", "network", "create", "--internal", "--label", "bot-bottle.test=1", name, check=False)
+        found = sh("docker", "network", "inspect", "-f", "{{.Internal}}", name)
+    if found.stdout.strip() != "true":
+        raise RuntimeError(f"docker network {name} exists but is not internal: remove it (docker network rm {name})")
+    return name
+
+
+def docker_gateway() -> str:
+    """The docker bridge address: where host.docker.internal (host-gateway) points, from any network."""
+    return sh("docker", "network", "inspect", "bridge", "-f", "{{(index .IPAM.Config 0).Gateway}}").stdout.strip()
+
+
 class DockerBottle(Bottle):
     kind = "docker"
 
-    def __init__(self, image: str, name: str | None = None) -> None:
+    def __init__(self, image: str, name: str | None = None, network: str = TEST_NETWORK) -> None:
         self.name = name or f"bbt-{uuid.uuid4().hex[:10]}"
         self.image = image
+        self.network = network
 
     def start(self) -> "DockerBottle":
-        sh("docker", "run", "-d", "--name", self.name, "--add-host", "host.docker.internal:host-gateway", self.image)
+        sh("docker", "run", "-d", "--name", self.name, "--network", internal_network(self.network), *DNS_OPTIONS,
+           "--add-host", "host.docker.internal:host-gateway", self.image)
         return self
 
     def stop(self) -> None:
@@ -84,17 +112,88 @@ class DockerBottle(Bottle):
         return sh("docker", "exec", "-u", user, *env_args, self.name, "sh", "-c", command, check=check, timeout=timeout)
 
 
+class NetNs:
+    """A network namespace joined to this machine by a veth pair on a link-local /30.
+
+    This machine is ``host_ip`` (.1), the namespace ``ns_ip`` (.2). Without ``default_route`` the
+    namespace reaches nothing but ``host_ip``; with it, its traffic goes to this machine (which
+    the tests use for a probe listener that a non-isolated container could reach).
+    """
+
+    def __init__(self, prefix: str = "bbt", default_route: bool = False) -> None:
+        tag = uuid.uuid4().hex[:6]
+        self.name = f"{prefix}-{tag}"
+        self.host_if, self.ns_if = f"{prefix[:3]}h{tag}", f"{prefix[:3]}n{tag}"
+        self.default_route = default_route
+        self.host_ip = self.ns_ip = ""
+
+    def create(self) -> "NetNs":
+        net = _free_link_local_30()
+        self.host_ip, self.ns_ip = _addr_in(net, 1), _addr_in(net, 2)
+        sh("ip", "netns", "add", self.name)
+        try:
+            sh("ip", "link", "add", self.host_if, "type", "veth", "peer", "name", self.ns_if)
+            sh("ip", "link", "set", self.ns_if, "netns", self.name)
+            sh("ip", "addr", "add", f"{self.host_ip}/30", "dev", self.host_if)
+            sh("ip", "link", "set", self.host_if, "up")
+            for argv in (("ip", "addr", "add", f"{self.ns_ip}/30", "dev", self.ns_if),
+                         ("ip", "link", "set", self.ns_if, "up"), ("ip", "link", "set", "lo", "up")):
+                sh("ip", "netns", "exec", self.name, *argv)
+            if self.default_route:
+                sh("ip", "netns", "exec", self.name, "ip", "route", "add", "default", "via", self.host_ip)
+        except BaseException:
+            self.delete()
+            raise
+        return self
+
+    def exec_argv(self, *argv: str) -> list[str]:
+        return ["ip", "netns", "exec", self.name, *argv]
+
+    def delete(self) -> None:
+        sh("ip", "netns", "del", self.name, check=False)  # takes the veth pair with it
+        sh("ip", "link", "del", self.host_if, check=False)
+
+
+def _addr_in(net: str, offset: int) -> str:
+    a, b, c, d = (int(x) for x in net.split("."))
+    return f"{a}.{b}.{c}.{d + offset}"
+
+
+def _free_link_local_30() -> str:
+    """The network address of a 169.254.X.Y/30 no interface of this machine uses."""
+    used = sh("ip", "-o", "-4", "addr", "show").stdout
+    while True:
+        net = f"169.254.{secrets.randbelow(150) + 100}.{secrets.randbelow(64) * 4}"
+        if f" {net.rsplit('.', 1)[0]}." not in used:
+            return net
+
+
 class SshBottle(Bottle):
-    """sshd in a chroot of the agents image's rootfs, on 127.0.0.1:PORT."""
+    """sshd in a chroot of the agents image's rootfs, in a network namespace of its own.
+
+    The bottle is ``address`` (port ``port``); it names this machine ``host_address``, the only
+    address it can reach: fakes it talks to listen there.
+    """
 
     kind = "ssh"
 
     def __init__(self, rootfs: Path, name: str = "ssh-bottle") -> None:
         self.name = name
         self.rootfs = rootfs
-        self.port = _free_port()
+        self.port = 22
         self.key = CACHE / "ssh" / "id_ed25519"
         self.proc: subprocess.Popen | None = None
+        self.netns: NetNs | None = None
+
+    @property
+    def address(self) -> str:
+        assert self.netns is not None, "start() the bottle first"
+        return self.netns.ns_ip
+
+    @property
+    def host_address(self) -> str:
+        assert self.netns is not None, "start() the bottle first"
+        return self.netns.host_ip
 
     @classmethod
     def prepare_rootfs(cls, rootfs: Path) -> Path:
@@ -126,14 +225,15 @@ class SshBottle(Bottle):
         return rootfs
 
     def start(self) -> "SshBottle":
+        self.netns = NetNs("bbs").create()
         r = str(self.rootfs)
         script = (
             f"mount -t proc proc {r}/proc && mount --rbind /dev {r}/dev && "
             f"mount -t tmpfs tmpfs {r}/tmp && chmod 1777 {r}/tmp && "
-            f"exec chroot {r} /usr/sbin/sshd -D -e -p {self.port} -o ListenAddress=127.0.0.1"
+            f"exec chroot {r} /usr/sbin/sshd -D -e -p {self.port} -o ListenAddress={self.address}"
         )
         self.proc = subprocess.Popen(
-            ["unshare", "--mount", "--pid", "--uts", "--fork", "--kill-child", "sh", "-c", script],
+            self.netns.exec_argv("unshare", "--mount", "--pid", "--uts", "--fork", "--kill-child", "sh", "-c", script),
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 15
@@ -149,6 +249,8 @@ class SshBottle(Bottle):
             self.proc.send_signal(signal.SIGKILL)  # unshare --fork ignores SIGTERM
             self.proc.wait(timeout=10)
         self.proc = None
+        if self.netns is not None:
+            self.netns.delete()
 
     def reset_home(self) -> None:
         """A fresh bottle user home (the state provisioning touches)."""
@@ -166,7 +268,7 @@ class SshBottle(Bottle):
 
     def inventory_vars(self) -> dict[str, t.Any]:
         return {
-            "ansible_connection": "ssh", "ansible_host": "127.0.0.1", "ansible_port": self.port,
+            "ansible_connection": "ssh", "ansible_host": self.address, "ansible_port": self.port,
             "ansible_user": "root", "ansible_ssh_private_key_file": str(self.key),
             "ansible_python_interpreter": "/usr/bin/python3",
         }
@@ -178,19 +280,13 @@ class SshBottle(Bottle):
         full = f"{prefix} {command}" if prefix and user == "root" else command
         if prefix and user != "root":
             full = f"env {prefix} {command}"
-        return sh("ssh", *self.ssh_args(), "root@127.0.0.1", full, check=check, timeout=timeout)
+        return sh("ssh", *self.ssh_args(), f"root@{self.address}", full, check=check, timeout=timeout)
 
 
 def _quote(value: str) -> str:
     import shlex
 
     return shlex.quote(str(value))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # -- running playbooks --------------------------------------------------------------

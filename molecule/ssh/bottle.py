@@ -1,4 +1,4 @@
-"""Start or stop the molecule SSH bottle: sshd in a chroot of the agents image, on loopback.
+"""Start or stop the molecule SSH bottle: sshd in a chroot of the agents image, in its own netns.
 
 The stand-in for a smolmachines VM reached over SSH (tests/bottles.py SshBottle). `start`
 prints molecule's instance config (and whether it started one) as JSON; the sshd keeps running after this script exits and
@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from bottles import CACHE, SshBottle  # noqa: E402  (after the path setup above)
+from bottles import CACHE, SshBottle, sh  # noqa: E402  (after the path setup above)
 
 ROOTFS = CACHE / "molecule-ssh-rootfs"  # its own copy: molecule never touches the test suite's bottle
 INSTANCE = "ssh-bottle"
@@ -39,19 +39,22 @@ def start(state_file: Path) -> dict:
     bottle = SshBottle(SshBottle.prepare_rootfs(ROOTFS), name=INSTANCE)
     bottle.reset_home()  # a fresh bottle user, as a new VM would have
     bottle.start()
-    instance = {"instance": INSTANCE, "address": "127.0.0.1", "user": "root", "port": bottle.port,
+    instance = {"instance": INSTANCE, "address": bottle.address, "user": "root", "port": bottle.port,
                 "identity_file": str(bottle.key)}
-    state_file.write_text(json.dumps({"pid": bottle.proc.pid, "instance": instance}))
+    state_file.write_text(json.dumps({"pid": bottle.proc.pid, "netns": bottle.netns.name,
+                                      "host_if": bottle.netns.host_if, "instance": instance}))
     return {"instance": instance, "started": True}
 
 
 def stop(state_file: Path) -> dict:
     if not state_file.exists():
         return {"stopped": False}
-    pid = json.loads(state_file.read_text())["pid"]
-    stopped = _alive(pid)
+    state = json.loads(state_file.read_text())
+    stopped = _alive(state["pid"])
     if stopped:
-        os.kill(pid, signal.SIGKILL)  # unshare --fork ignores SIGTERM; --kill-child takes sshd down
+        os.kill(state["pid"], signal.SIGKILL)  # unshare --fork ignores SIGTERM; --kill-child takes sshd down
+    sh("ip", "netns", "del", state["netns"], check=False)
+    sh("ip", "link", "del", state["host_if"], check=False)
     state_file.unlink()
     return {"stopped": stopped}
 

@@ -31,6 +31,10 @@ def test_demo_provisions_and_reruns_clean(provider):
     try:
         first = demo(provider, name)
         assert recap_changed(first) >= 1
+        # The real CLI runs in it: the bottle must have no route off this machine.
+        networks = json.loads(sh("docker", "inspect", "-f", "{{json .NetworkSettings.Networks}}", name).stdout)
+        assert list(networks) == ["bot-bottle-internal"], networks
+        assert sh("docker", "network", "inspect", "-f", "{{.Internal}}", "bot-bottle-internal").stdout.strip() == "true"
         printed = json.loads(first.split("--- machine-readable result")[1].split(":\n", 1)[1].split("\n---")[0])
         assert printed["template"] == provider
         assert bottle.stat(printed["launcher"]) == ("700", "node:node")

@@ -5,9 +5,9 @@ the real CLI: MCP readback/connection, auth status per auth mode, headless and r
 through the role's launcher against a fake model API that records what the CLI sent, and an
 interactive start in tmux that must reach the ready prompt without any dialog.
 
-The fakes run on this machine only: on loopback for the SSH bottle (it shares the host
-network) and on the docker bridge address for docker bottles, which reach it as
-host.docker.internal (DockerBottle maps it to the host gateway).
+The fakes run on this machine only, on the one address each bottle can reach: the host side of
+the SSH bottle's veth pair, and the docker bridge address for docker bottles (on an internal
+network), which reach it as host.docker.internal (DockerBottle maps it to the host gateway).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from bottles import GUEST_HOME, IMAGES, Bottle, DockerBottle, run_playbook, sh, write_inventory
+from bottles import GUEST_HOME, IMAGES, Bottle, DockerBottle, docker_gateway, run_playbook, write_inventory
 from conftest import EXAMPLES
 from fakes.mcp_server import MCP_PATH, TOOL, FakeMcpServer
 from fakes.model_api import REPLY, FakeModelApi
@@ -75,15 +75,12 @@ class Agent(t.NamedTuple):
         return f"eval \"$(sed -n -e '/^export /p' -e '/^if \\[ -r /p' {launcher})\"; {command}"
 
 
-def docker_gateway() -> str:
-    """The docker bridge address: where host.docker.internal (host-gateway) points."""
-    return sh("docker", "network", "inspect", "bridge", "-f", "{{(index .IPAM.Config 0).Gateway}}").stdout.strip()
-
-
 @pytest.fixture(scope="module")
-def services() -> t.Iterator[dict[str, Services]]:
+def services(ssh_server) -> t.Iterator[dict[str, Services]]:
+    # Each bottle reaches only this machine's address on its side: the fakes listen there.
+    ssh_host = ssh_server.host_address
     started = {
-        "ssh": Services(FakeModelApi("127.0.0.1"), FakeMcpServer("127.0.0.1"), "127.0.0.1"),
+        "ssh": Services(FakeModelApi(ssh_host), FakeMcpServer(ssh_host), ssh_host),
         "docker": Services(FakeModelApi(docker_gateway()), FakeMcpServer(docker_gateway()), "host.docker.internal"),
     }
     for s in started.values():
