@@ -1,19 +1,36 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) bot_bottle contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Apply desired state inside a bottle in one pass (stdlib only, runs in the guest).
+"""Apply desired state inside a bottle (stdlib only, runs in the guest).
 
 The controller turns a plan, skills, prompt and MCP servers into plain desired state;
-this module makes the bottle match it: commands (read-only checks), directories,
-files (replaced or merged), mirrored trees and MCP entries. Nothing is written in check
-mode, every write is atomic, and secret contents never reach a diff.
+this module makes the bottle match it: directories, files (replaced), agent configs (owned
+keys and entries, JSON or TOML), mirrored trees. Every write is atomic, and secret contents
+never reach a diff.
+
+The guest module runs a ``Bottle`` twice: a dry pass (``check_mode=True``) that also runs the
+read-only checks as the bottle user, then, only if the dry pass succeeded, the write pass.
+``changes`` lists what was done (in the dry pass: what would be done).
+
+Agent configs are collected per file: every owned key and entry for one path is applied to
+the parsed data, and the file is written at most once, at the end of the pass (``finish``).
+A TOML file that exists and needs a change is not edited here (the stdlib has no
+style-preserving TOML writer): the dry pass lists it in ``toml_edits_needed`` and the
+controller edits it with tomlkit and runs the module again with the new text in
+``toml_files`` (with the sha256 it was computed from: a file changed meanwhile is refused).
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
+import pwd
+import shutil
 import stat
+import subprocess
+import tempfile
+import time
 import typing as t
 
 from ansible_collections.bot_bottle.agents.plugins.module_utils import configedit
@@ -27,6 +44,17 @@ from ansible_collections.bot_bottle.agents.plugins.module_utils.fileops import (
 
 RunCommand = t.Callable[[t.List[str]], t.Tuple[int, str, str]]
 
+# Commands run with this PATH (not the module's), as the bottle user, in a throwaway HOME.
+CHECK_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+CHECK_TIMEOUT = 120
+
+# Test hook (documented test-only, harmless): when this file exists in the bottle, every write
+# of the write pass logs "<pid> <path>" to TEST_WRITE_LOG and sleeps the number of seconds the
+# file holds between writing the temp file and renaming it over the target, so a test can kill
+# the run inside a write.
+TEST_SLOW_WRITES = "/run/bot-bottle-test-slow-writes"
+TEST_WRITE_LOG = "/run/bot-bottle-test-writes.log"
+
 
 class ApplyError(Exception):
     """A step failed; ``field`` names the input the user should look at."""
@@ -36,29 +64,116 @@ class ApplyError(Exception):
         self.field = field
 
 
+# -- the bottle user and the checks --------------------------------------------------------
+
+
+def check_user(field: str, user: str) -> pwd.struct_passwd:
+    try:
+        return pwd.getpwnam(user)
+    except KeyError:
+        raise ApplyError(
+            field, f"bottle user {user!r} does not exist: build the bottle image with that user or set agent_owner"
+        ) from None
+
+
+def _scratch_root() -> str:
+    for candidate in ("/tmp", "/var/tmp"):
+        if os.path.isdir(candidate) and os.stat(candidate).st_mode & stat.S_ISVTX:
+            return candidate
+    return tempfile.gettempdir()
+
+
+def user_runner(user: pwd.struct_passwd, timeout: float = CHECK_TIMEOUT) -> RunCommand:
+    """Run argv as ``user`` with a throwaway HOME (created 0700 for it, removed after).
+
+    CODEX_HOME, CLAUDE_CONFIG_DIR and every other variable of the module are not passed, so a
+    CLI that writes state under its home writes into the throwaway one. When the module does
+    not run as root it cannot switch users and runs the command as itself, same environment.
+    """
+    switch = os.geteuid() == 0 and os.geteuid() != user.pw_uid
+
+    def preexec() -> None:  # pragma: no cover - runs in the child
+        os.setgroups(os.getgrouplist(user.pw_name, user.pw_gid))
+        os.setgid(user.pw_gid)
+        os.setuid(user.pw_uid)
+
+    def run(argv: t.List[str]) -> t.Tuple[int, str, str]:
+        home = tempfile.mkdtemp(prefix="bot-bottle-check-", dir=_scratch_root())
+        try:
+            if switch:
+                os.chown(home, user.pw_uid, user.pw_gid)
+            env = {"PATH": CHECK_PATH, "HOME": home, "USER": user.pw_name, "LOGNAME": user.pw_name,
+                   "LANG": "C.UTF-8", "TMPDIR": home}
+            proc = subprocess.run(  # pylint: disable=subprocess-popen-preexec-fn
+                argv, cwd=home, env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout,
+                preexec_fn=preexec if switch else None, check=False,
+            )
+            return proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace")
+        finally:
+            shutil.rmtree(home, ignore_errors=True)
+
+    return run
+
+
+def _sha256(data: bytes | None) -> str:
+    return "" if data is None else hashlib.sha256(data).hexdigest()
+
+
+class _Config:
+    """One agent config file of a pass: its current data and what the ops make of it."""
+
+    def __init__(self, fmt: str, path: str, current: bytes | None, text: str) -> None:
+        self.fmt = fmt
+        self.path = path
+        self.current = current
+        self.sha256 = _sha256(current)
+        self.data = configedit.loads(fmt, text)
+        self.desired = self.data
+        self.exists = current is not None
+        self.mode = "600"
+        self.ids = (0, 0)
+        self.field = ""
+        self.lines: list[str] = []  # changes, reported once the file is written
+
+
 class Bottle:
     """Accumulates what changed (and the diffs) while making a bottle match its plan."""
 
-    def __init__(self, check_mode: bool, run: RunCommand | None) -> None:
+    def __init__(
+        self,
+        check_mode: bool,
+        run: RunCommand | None = None,
+        toml_files: t.Mapping[str, tuple[bytes, str]] | None = None,
+    ) -> None:
         self.check_mode = check_mode
         self.run = run
         self.changes: list[str] = []
         self.diffs: list[dict[str, str]] = []
+        self.toml_files = dict(toml_files or {})  # path -> (edited content, sha256 it was made from)
+        self.toml_edits_needed: list[dict[str, str]] = []
+        self._configs: dict[str, _Config] = {}
+        self._new_dirs: set[str] = set()  # created by this pass (the dry pass: would be)
+        self._pause = _test_pause() if not check_mode else None
 
     # -- commands ------------------------------------------------------------------
 
     def check_commands(self, field: str, commands: t.Sequence[t.Mapping[str, t.Any]]) -> None:
-        """Run read-only checks; they never count as changes, and run in check mode too."""
-        if self.run is None:  # the dry pass validates files only
+        """Run read-only checks; they never count as changes. The module runs them in the dry pass."""
+        if self.run is None:
             return
         for command in commands:
+            argv = list(command["argv"])
             try:
-                rc, _out, err = self.run(list(command["argv"]))
+                rc, _out, err = self.run(argv)
+            except FileNotFoundError:
+                rc, err = 127, f"{argv[0]}: not found (PATH={CHECK_PATH})"
+            except subprocess.TimeoutExpired:
+                rc, err = -1, f"no answer within {CHECK_TIMEOUT} s"
             except OSError as exc:
-                rc, err = 127, str(exc)
+                rc, err = 126, str(exc)
             if rc != 0:
                 detail = (err or "").strip().splitlines()[-1:] or [f"exit code {rc}"]
-                raise ApplyError(field, f"{command['error']} ({' '.join(command['argv'])}: {detail[0]})")
+                raise ApplyError(field, f"{command['error']} ({' '.join(argv)}: {detail[0]})")
 
     # -- directories and modes -----------------------------------------------------
 
@@ -68,34 +183,46 @@ class Bottle:
         except OwnerError as exc:
             raise ApplyError(field, str(exc)) from None
 
+    def _done(self, line: str) -> None:
+        self.changes.append(line)
+
     def _fix_attrs(self, path: str, mode: int, ids: tuple[int, int]) -> None:
         state = path_state(path)
         if state is None or state == (mode, *ids):
             return
-        self.changes.append(f"attributes of {path} -> {mode:04o} {ids[0]}:{ids[1]}")
         if not self.check_mode:
             os.chown(path, *ids, follow_symlinks=False)
             os.chmod(path, mode)
+        self._done(f"attributes of {path} -> {mode:04o} {ids[0]}:{ids[1]}")
 
-    def ensure_dir(self, field: str, path: str, mode: str, owner: str) -> None:
+    def _require_parent(self, field: str, path: str, what: str) -> None:
+        parent = os.path.dirname(path)
+        if not os.path.isdir(parent) and parent not in self._new_dirs:
+            raise ApplyError(field, f"{what} {parent} of {path} does not exist; create it first or choose another path")
+
+    def ensure_dir(self, field: str, path: str, mode: str, owner: str, create_only: bool = False) -> None:
+        """A directory with ``mode`` and ``owner``; ``create_only``: an existing one is left alone."""
         ids = self._ids(field, owner)
+        if create_only and os.path.isdir(path):
+            return  # it exists (a symlink to a directory counts): the user's, not ours
         if os.path.islink(path) or (os.path.exists(path) and not os.path.isdir(path)):
             raise ApplyError(field, f"{path} exists and is not a directory; move it away")
         if not os.path.isdir(path):
-            parent = os.path.dirname(path)
-            if not os.path.isdir(parent) and not self.check_mode:
-                raise ApplyError(field, f"parent directory {parent} of {path} does not exist")
-            self.changes.append(f"created directory {path}")
-            if self.check_mode:
-                return
-            os.mkdir(path, int(mode, 8))
-            # Part of creating it: not a second change (check mode reports the same list).
-            os.chown(path, *ids)
-            os.chmod(path, int(mode, 8))
+            self._require_parent(field, path, "parent directory")
+            if not self.check_mode:
+                os.mkdir(path, int(mode, 8))
+                # Part of creating it: not a second change (check mode reports the same list).
+                os.chown(path, *ids)
+                os.chmod(path, int(mode, 8))
+            self._new_dirs.add(path)
+            self._done(f"created directory {path}")
             return
         self._fix_attrs(path, int(mode, 8), ids)
 
     # -- files ---------------------------------------------------------------------
+
+    def _write(self, path: str, data: bytes, mode: int, ids: tuple[int, int]) -> None:
+        atomic_write(path, data, mode, ids, before_replace=self._pause)
 
     def ensure_file(
         self,
@@ -107,24 +234,25 @@ class Bottle:
         merge: str = "replace",
         secret: bool = False,
     ) -> None:
+        """A file with exactly ``content``; ``merge`` json/toml: the keys of ``content`` set in it."""
+        if merge != "replace":
+            try:
+                owned = configedit.loads(merge, _text(field, path, content))
+            except configedit.ConfigEditError as exc:
+                raise ApplyError(field, f"the content for {path} {exc}") from None
+            self._config_op(field, merge, path, mode, owner, ("owned", owned, None))
+            return
         ids = self._ids(field, owner)
         current = self._current(field, path)
-        desired = self._desired(field, path, current, content, merge)
-        if desired is not None and desired != current:
-            self.changes.append(f"{'created' if current is None else 'updated'} {path}")
+        if content != current:
+            self._require_parent(field, path, "directory")
+            if not self.check_mode:
+                self._write(path, content, int(mode, 8), ids)
+            self._done(f"{'created' if current is None else 'updated'} {path}")
             if secret:
                 self._diff(path, "" if current is None else _HIDDEN, _HIDDEN)
-            elif merge == "replace":
-                self._diff(path, _printable(current), _printable(desired))
             else:
-                old = configedit.owned_view(merge, _text(field, path, current), content.decode("utf-8"))
-                new = configedit.owned_view(merge, desired.decode("utf-8"), content.decode("utf-8"))
-                self._diff(path + " (owned keys)", old, new)
-            if not self.check_mode:
-                parent = os.path.dirname(path)
-                if not os.path.isdir(parent):
-                    raise ApplyError(field, f"directory {parent} for {path} does not exist")
-                atomic_write(path, desired, int(mode, 8), ids)
+                self._diff(path, _printable(current), _printable(content))
             return
         self._fix_attrs(path, int(mode, 8), ids)
 
@@ -135,17 +263,103 @@ class Bottle:
             raise ApplyError(field, f"{path} exists and is not a regular file")
         return read_bytes(path)
 
-    def _desired(self, field: str, path: str, current: bytes | None, content: bytes, merge: str) -> bytes | None:
-        if merge == "replace":
-            return content
-        try:
-            merged = configedit.merge_owned(merge, _text(field, path, current), content.decode("utf-8"))
-        except configedit.ConfigEditError as exc:
-            raise ApplyError(field, f"{path} {exc}; fix or remove it, it was left untouched") from None
-        return None if merged is None else merged.encode("utf-8")
-
     def _diff(self, header: str, before: str, after: str) -> None:
         self.diffs.append({"before_header": header, "after_header": header, "before": before, "after": after})
+
+    # -- agent configs (owned keys and entries) --------------------------------------
+
+    def ensure_config_entry(
+        self,
+        field: str,
+        path: str,
+        fmt: str,
+        key_path: t.Sequence[str],
+        entry: t.Mapping[str, t.Any] | None,
+        mode: str,
+        owner: str,
+    ) -> None:
+        """Make one entry of an agent config exactly ``entry`` (None removes it)."""
+        self._config_op(field, fmt, path, mode, owner, ("entry", tuple(key_path), None if entry is None else dict(entry)))
+
+    def _config(self, field: str, fmt: str, path: str) -> _Config:
+        config = self._configs.get(path)
+        if config is None:
+            current = self._current(field, path)
+            try:
+                config = _Config(fmt, path, current, _text(field, path, current))
+            except configedit.ConfigEditError as exc:
+                raise ApplyError(field, f"{path} {exc}; fix or remove it, it was left untouched") from None
+            self._configs[path] = config
+        elif config.fmt != fmt:
+            raise ApplyError(field, f"{path} is edited both as {config.fmt} and as {fmt}")
+        return config
+
+    def _config_op(self, field: str, fmt: str, path: str, mode: str, owner: str, op: configedit.Op) -> None:
+        config = self._config(field, fmt, path)
+        config.field, config.mode, config.ids = field, mode, self._ids(field, owner)
+        try:
+            after = configedit.apply_ops(config.desired, [op])
+        except configedit.ConfigEditError as exc:
+            raise ApplyError(field, f"{path} {exc}; fix or remove it, it was left untouched") from None
+        kind, arg, entry = op
+        if kind == "owned":
+            if after == config.desired and config.exists:
+                return
+            config.lines.append(f"{'updated' if config.exists else 'created'} {path}")
+            self._diff(path + " (owned keys)", configedit.owned_view(config.desired, arg), configedit.owned_view(after, arg))
+        else:
+            if after == config.desired:
+                return
+            before = configedit.get_in(config.desired, arg)
+            config.lines.append(f"{'registered' if entry is not None else 'removed'} {'.'.join(arg)} in {path}")
+            self._diff(f"{path} ({'.'.join(arg)})", configedit.entry_view(before), configedit.entry_view(entry))
+        config.desired = after
+        config.exists = True
+
+    def finish(self) -> None:
+        """Write each agent config whose data changes (once), or list the TOML edits needed."""
+        for path, config in self._configs.items():
+            mode = int(config.mode, 8)
+            if config.desired == config.data and config.current is not None:
+                self._fix_attrs(path, mode, config.ids)
+                continue
+            if not config.lines:
+                continue  # removing from a file that does not exist
+            self._require_parent(config.field, path, "directory")
+            given = self.toml_files.get(path) if config.fmt == "toml" else None
+            if given is not None:
+                content = self._checked_edit(config, *given)
+            elif config.fmt == "json" or not config.current:
+                try:
+                    text = configedit.render_new(config.fmt, config.desired)
+                except configedit.ConfigEditError as exc:
+                    raise ApplyError(config.field, f"{path} {exc}") from None
+                bom = config.current is not None and config.current.startswith(configedit.BOM.encode("utf-8"))
+                content = ((configedit.BOM if bom else "") + text).encode("utf-8")
+            else:
+                self.toml_edits_needed.append({
+                    "path": path,
+                    "content_b64": base64.b64encode(config.current).decode("ascii"),
+                    "sha256": config.sha256,
+                })
+                self.changes.extend(config.lines)
+                continue
+            if not self.check_mode:
+                if _sha256(read_bytes(path)) != config.sha256:
+                    raise _changed_meanwhile(config.field, path)
+                self._write(path, content, mode, config.ids)
+            self.changes.extend(config.lines)
+
+    def _checked_edit(self, config: _Config, content: bytes, sha256: str) -> bytes:
+        if sha256 != config.sha256:
+            raise _changed_meanwhile(config.field, config.path)
+        try:
+            edited = configedit.loads("toml", content.decode("utf-8"))
+        except (configedit.ConfigEditError, UnicodeDecodeError) as exc:
+            raise ApplyError(config.field, f"the controller's edit of {config.path} does not parse ({exc})") from None
+        if not configedit.same_data(edited, config.desired):
+            raise ApplyError(config.field, f"the controller's edit of {config.path} does not hold the desired keys")
+        return content
 
     # -- trees (skills) ------------------------------------------------------------
 
@@ -166,49 +380,35 @@ class Bottle:
             for name in filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
                 full = os.path.join(dirpath, name)
                 if os.path.relpath(full, root) not in keep:
-                    self.changes.append(f"removed {full}")
                     if not self.check_mode:
                         os.unlink(full)
+                    self._done(f"removed {full}")
             for name in dirnames:
                 full = os.path.join(dirpath, name)
                 if not os.path.islink(full) and not any(k.startswith(os.path.relpath(full, root) + "/") for k in keep):
-                    self.changes.append(f"removed directory {full}")
                     if not self.check_mode:
                         os.rmdir(full)
+                    self._done(f"removed directory {full}")
 
-    # -- MCP entries ---------------------------------------------------------------
 
-    def ensure_config_entry(
-        self,
-        field: str,
-        path: str,
-        fmt: str,
-        key_path: t.Sequence[str],
-        entry: t.Mapping[str, t.Any] | None,
-        mode: str,
-        owner: str,
-    ) -> None:
-        """Make one entry of an agent config exactly ``entry`` (None removes it)."""
-        ids = self._ids(field, owner)
-        current = self._current(field, path)
-        if current is None and entry is None:
-            return
-        try:
-            new_text = configedit.set_entry(fmt, _text(field, path, current), key_path, entry)
-        except configedit.ConfigEditError as exc:
-            raise ApplyError(field, f"{path} {exc}; fix or remove it, it was left untouched") from None
-        if new_text is None:
-            if current is not None:
-                self._fix_attrs(path, int(mode, 8), ids)
-            return
-        action = "registered" if entry is not None else "removed"
-        self.changes.append(f"{action} {'.'.join(key_path)} in {path}")
-        old_entry = configedit.current_entry(fmt, _text(field, path, current), key_path)
-        self._diff(f"{path} ({'.'.join(key_path)})", configedit.entry_view(old_entry), configedit.entry_view(entry))
-        if not self.check_mode:
-            if not os.path.isdir(os.path.dirname(path)):
-                raise ApplyError(field, f"directory {os.path.dirname(path)} for {path} does not exist")
-            atomic_write(path, new_text.encode("utf-8"), int(mode, 8), ids)
+def _changed_meanwhile(field: str, path: str) -> ApplyError:
+    return ApplyError(field, f"{path} changed during the run (someone else wrote it); it was not written: rerun")
+
+
+def _test_pause() -> t.Callable[[str], None] | None:
+    """The test-only write hook (see TEST_SLOW_WRITES), or None."""
+    try:
+        with open(TEST_SLOW_WRITES, encoding="utf-8") as handle:
+            delay = float(handle.read().strip() or "0")
+    except (OSError, ValueError):
+        return None
+
+    def pause(path: str) -> None:
+        with open(TEST_WRITE_LOG, "a", encoding="utf-8") as log:
+            log.write(f"{os.getpid()} {path}\n")
+        time.sleep(delay)
+
+    return pause
 
 
 _HIDDEN = "(secret content hidden)\n"

@@ -1,104 +1,209 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) bot_bottle contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Pure edits of agent config files (JSON and TOML): no I/O, stdlib only.
+"""Agent config files (JSON and TOML) as data: parse, set owned keys and entries, render.
 
-Each function takes the current text ('' when the file does not exist) and returns the
-new text; ``None`` means "nothing to change", so callers write only real changes.
+Stdlib only: this runs in the bottle. The collection owns some keys (``owned``: every leaf
+of a small document is set, the rest kept) and some entries (an MCP server: the value at a
+key path is made exactly equal to the entry, or removed). Both are applied to the parsed
+data here, so the bottle knows whether a file needs a change without editing any text.
+
+Rendering: JSON files are rewritten whole (``json.dumps``; Claude rewrites ``~/.claude.json``
+itself on every run, so no byte of its layout is worth keeping). A new TOML file is rendered
+here (``dumps_document``); an existing TOML file is edited on the controller with tomlkit so
+every byte outside the owned statements stays as it was (see plugin_utils/tomlconfig.py).
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import re
 import typing as t
 
-from ansible_collections.bot_bottle.agents.plugins.module_utils import tomledit
+try:
+    import tomllib
+except ImportError:  # pragma: no cover - Python < 3.11 in the bottle
+    tomllib = None  # type: ignore[assignment]
 
 FORMATS = ("json", "toml")
+BOM = "\ufeff"
+KeyPath = t.Tuple[str, ...]
+
+# MCP entry keys whose values may be credentials: never logged, hidden in diffs.
+SECRET_ENTRY_KEYS = ("headers", "http_headers", "env", "env_http_headers")
 
 
 class ConfigEditError(ValueError):
     """The current file cannot be edited; it must be left untouched."""
 
 
-def _load_json(text: str) -> dict[str, t.Any]:
-    if not text.strip():
-        return {}
+# -- parsing ----------------------------------------------------------------------------
+
+
+def split_bom(text: str) -> tuple[str, str]:
+    """(BOM or '', the text without it)."""
+    return (BOM, text[1:]) if text.startswith(BOM) else ("", text)
+
+
+def loads(fmt: str, text: str) -> dict[str, t.Any]:
+    """The document as data ('' is an empty document); a leading UTF-8 BOM is allowed."""
+    text = split_bom(text)[1]
+    if fmt == "json":
+        if not text.strip():
+            return {}
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise ConfigEditError(f"does not parse as JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise ConfigEditError("is JSON but not an object")
+        return data
+    if tomllib is None:
+        raise ConfigEditError("cannot be read: editing TOML needs Python 3.11 or newer (tomllib) in the bottle")
     try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise ConfigEditError(f"does not parse as JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigEditError("is JSON but not an object")
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigEditError(f"does not parse as TOML: {exc}") from None
+
+
+# -- the edits, on data -----------------------------------------------------------------
+
+
+def get_in(data: t.Any, path: t.Sequence[str]) -> t.Any:
+    node = data
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+def _table(node: dict[str, t.Any], key: str, path: t.Sequence[str]) -> dict[str, t.Any]:
+    child = node.setdefault(key, {})
+    if not isinstance(child, dict):
+        raise ConfigEditError(f"has {'.'.join(path)} that is not a table/object; the collection needs to set keys in it")
+    return child
+
+
+def set_owned(data: dict[str, t.Any], owned: t.Mapping[str, t.Any], _path: KeyPath = ()) -> dict[str, t.Any]:
+    """Set every leaf of ``owned`` in ``data`` (in place; returns it); other keys stay."""
+    for key, value in owned.items():
+        if isinstance(value, dict):
+            set_owned(_table(data, key, _path + (key,)), value, _path + (key,))
+        else:
+            data[key] = copy.deepcopy(value)
     return data
 
 
-def _dump_json(data: t.Mapping[str, t.Any]) -> str:
+def set_entry(data: dict[str, t.Any], path: t.Sequence[str], entry: t.Mapping[str, t.Any] | None) -> dict[str, t.Any]:
+    """Make the value at ``path`` exactly ``entry`` (None removes it), in place; returns data."""
+    node = data
+    for depth, key in enumerate(path[:-1]):
+        if entry is None:
+            node = node.get(key) if isinstance(node, dict) else None
+            if not isinstance(node, dict):
+                return data
+        else:
+            node = _table(node, key, tuple(path[: depth + 1]))
+    if entry is None:
+        node.pop(path[-1], None)
+    else:
+        node[path[-1]] = copy.deepcopy(dict(entry))
+    return data
+
+
+Op = t.Tuple[str, t.Any, t.Any]  # ("owned", owned dict, None) or ("entry", key path, entry or None)
+
+
+def apply_ops(data: dict[str, t.Any], ops: t.Iterable[Op]) -> dict[str, t.Any]:
+    """A copy of ``data`` with the ops applied in order."""
+    result = copy.deepcopy(data)
+    for kind, arg, entry in ops:
+        if kind == "owned":
+            set_owned(result, arg)
+        else:
+            set_entry(result, tuple(arg), entry)
+    return result
+
+
+def _pruned(data: t.Any) -> t.Any:
+    if not isinstance(data, dict):
+        return data
+    pruned = {k: _pruned(v) for k, v in data.items()}
+    return {k: v for k, v in pruned.items() if v != {} or not isinstance(data[k], dict)}
+
+
+def same_data(a: t.Any, b: t.Any) -> bool:
+    """Equal, where an empty table counts as no table (editors drop a table emptied by a removal)."""
+    return _pruned(a) == _pruned(b)
+
+
+# -- rendering --------------------------------------------------------------------------
+
+
+def dumps_json(data: t.Mapping[str, t.Any]) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
-def _deep_merge(base: dict[str, t.Any], owned: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
-    for key, value in owned.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _deep_merge(base[key], value)
-        else:
-            base[key] = copy.deepcopy(value)
-    return base
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
-def _load_toml(text: str) -> dict[str, t.Any]:
-    try:
-        return tomledit.loads(text)
-    except tomledit.TomlEditError as exc:
-        raise ConfigEditError(str(exc)) from None
+def dumps_key(key: str) -> str:
+    return key if _BARE_KEY.match(key) else json.dumps(key, ensure_ascii=False)
 
 
-def merge_owned(fmt: str, text: str, owned_text: str) -> str | None:
-    """Set the keys of ``owned_text`` in ``text``; keep everything else."""
-    if fmt == "json":
-        current = _load_json(text)
-        merged = _deep_merge(copy.deepcopy(current), _load_json(owned_text))
-        return None if merged == current else _dump_json(merged)
-    current = _load_toml(text)
-    try:
-        new_text = tomledit.merge_owned_keys(text, owned_text)
-    except tomledit.TomlEditError as exc:
-        raise ConfigEditError(str(exc)) from None
-    return None if tomledit.loads(new_text) == current else new_text
+def dumps_value(value: t.Any) -> str:
+    """A TOML value; dicts become inline tables."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        # JSON string escapes are valid TOML basic-string escapes.
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(dumps_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        items = ", ".join(f"{dumps_key(str(k))} = {dumps_value(v)}" for k, v in value.items())
+        return "{ " + items + " }" if items else "{}"
+    raise ConfigEditError(f"cannot write a {type(value).__name__} value as TOML")
 
 
-def current_entry(fmt: str, text: str, key_path: t.Sequence[str]) -> t.Any:
-    data = _load_json(text) if fmt == "json" else _load_toml(text)
-    return tomledit.get_table(data, tuple(key_path))
+def dumps_table(path: t.Sequence[str], values: t.Mapping[str, t.Any]) -> str:
+    """One ``[a.b]`` table with its keys (nested dicts as inline tables)."""
+    header = "[" + ".".join(dumps_key(p) for p in path) + "]\n"
+    return header + "".join(f"{dumps_key(k)} = {dumps_value(v)}\n" for k, v in values.items())
 
 
-def set_entry(fmt: str, text: str, key_path: t.Sequence[str], entry: t.Mapping[str, t.Any] | None) -> str | None:
-    """Make the entry at ``key_path`` exactly ``entry`` (None: remove it)."""
-    path = tuple(key_path)
-    if current_entry(fmt, text, path) == (dict(entry) if entry is not None else None):
-        return None
-    if fmt == "json":
-        data = _load_json(text)
-        node = data
-        for key in path[:-1]:
-            child = node.get(key)
-            if child is None and entry is not None:
-                child = node[key] = {}
-            if not isinstance(child, dict):
-                if entry is None:
-                    return None
-                raise ConfigEditError(f"{'.'.join(path[:-1])} is not a JSON object")
-            node = child
-        if entry is None:
-            node.pop(path[-1], None)
-        else:
-            node[path[-1]] = copy.deepcopy(dict(entry))
-        return _dump_json(data)
-    try:
-        return tomledit.replace_table(text, path, entry)
-    except tomledit.TomlEditError as exc:
-        raise ConfigEditError(str(exc)) from None
+def dumps_document(data: t.Mapping[str, t.Any]) -> str:
+    """A whole TOML document: top-level keys first, then one ``[table]`` per table that has keys."""
+    sections: list[str] = []
+
+    def walk(node: t.Mapping[str, t.Any], path: KeyPath) -> None:
+        values = {k: v for k, v in node.items() if not isinstance(v, dict)}
+        tables = {k: v for k, v in node.items() if isinstance(v, dict)}
+        if not path:
+            if values:
+                sections.append("".join(f"{dumps_key(k)} = {dumps_value(v)}\n" for k, v in values.items()))
+        elif values or not tables:
+            sections.append(dumps_table(path, values))
+        for key, value in tables.items():
+            walk(value, path + (key,))
+
+    walk(data, ())
+    return "\n".join(sections)
+
+
+def render_new(fmt: str, data: t.Mapping[str, t.Any]) -> str:
+    """The text of a file that does not exist yet; checked to parse back to ``data``."""
+    text = dumps_json(data) if fmt == "json" else dumps_document(data)
+    if fmt == "toml" and loads(fmt, text) != data:
+        raise ConfigEditError("cannot be written as TOML without changing a value")
+    return text
+
+
+# -- views for diffs --------------------------------------------------------------------
 
 
 def _project(data: t.Any, shape: t.Any) -> t.Any:
@@ -110,22 +215,19 @@ def _project(data: t.Any, shape: t.Any) -> t.Any:
     return {k: _project(data.get(k), v) for k, v in shape.items()}
 
 
-def owned_view(fmt: str, text: str, owned_text: str) -> str:
-    """Only the owned keys of ``text``, as JSON: diffs never show the user's other data."""
-    load = _load_json if fmt == "json" else _load_toml
-    return json.dumps(_project(load(text), load(owned_text)), indent=2, sort_keys=True) + "\n"
-
-
-# MCP entry keys whose values may be credentials: never logged, hidden in diffs.
-SECRET_ENTRY_KEYS = ("headers", "http_headers", "env", "env_http_headers")
+def owned_view(data: t.Mapping[str, t.Any], owned: t.Mapping[str, t.Any]) -> str:
+    """Only the owned keys of ``data``, as JSON: diffs never show the user's other data."""
+    return json.dumps(_project(data, owned), indent=2, sort_keys=True, default=str) + "\n"
 
 
 def entry_view(entry: t.Any) -> str:
     """An MCP entry for a diff, header and env values hidden (they may be credentials)."""
     if entry is None:
         return ""
+    if not isinstance(entry, dict):
+        return json.dumps(entry, default=str) + "\n"
     shown = {
         k: ({name: "(hidden)" for name in v} if k in SECRET_ENTRY_KEYS and isinstance(v, dict) else v)
         for k, v in entry.items()
     }
-    return json.dumps(shown, indent=2, sort_keys=True) + "\n"
+    return json.dumps(shown, indent=2, sort_keys=True, default=str) + "\n"

@@ -41,11 +41,18 @@ def resolve_owner(owner: str) -> tuple[int, int]:
         raise OwnerError(f"owner {owner!r}: group {group!r} does not exist in the bottle") from None
 
 
-def atomic_write(path: str, data: bytes, mode: int, ids: tuple[int, int] | None = None) -> None:
+def atomic_write(
+    path: str,
+    data: bytes,
+    mode: int,
+    ids: tuple[int, int] | None = None,
+    before_replace: t.Callable[[str], None] | None = None,
+) -> None:
     """Replace ``path`` by a complete new file: temp file in the same dir, fsync, rename.
 
     The temp file gets its final mode and owner before any byte is written, so a secret
     is never readable by others, and a crash leaves either the old or the new file.
+    ``before_replace(path)`` runs between the fsync and the rename (a test hook).
     """
     directory = os.path.dirname(path) or "."
     fd, tmp = tempfile.mkstemp(prefix=".bot-bottle-", dir=directory)
@@ -57,6 +64,8 @@ def atomic_write(path: str, data: bytes, mode: int, ids: tuple[int, int] | None 
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        if before_replace is not None:
+            before_replace(path)
         os.replace(tmp, path)
     except BaseException:
         with _suppress_oserror():

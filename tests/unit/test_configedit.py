@@ -1,4 +1,4 @@
-"""JSON and TOML edits keep every byte the collection does not own."""
+"""Agent configs: owned keys and entries on data (guest), TOML edits that keep the user's bytes (controller)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,11 @@ import tomllib
 
 import pytest
 from ansible_collections.bot_bottle.agents.plugins.module_utils import configedit as ce
-from ansible_collections.bot_bottle.agents.plugins.module_utils import tomledit as te
+from ansible_collections.bot_bottle.agents.plugins.plugin_utils import tomlconfig
+
+OWNED = ("owned", {"features": {"daemon_auto_start": False}, "projects": {"/home/node": {"trust_level": "trusted"}}}, None)
+ENTRY = ("entry", ("mcp_servers", "supervise"), {"url": "http://new/mcp", "http_headers": {"X-K": "v"}})
+REMOVE = ("entry", ("mcp_servers", "supervise"), None)
 
 USER_TOML = """# my codex settings
 model = "o3"  # inline comment
@@ -33,86 +37,124 @@ x = true
 """
 
 
-def test_replace_table_keeps_everything_else():
-    out = te.replace_table(USER_TOML, ("mcp_servers", "supervise"), {"url": "http://new/mcp", "http_headers": {"X-A": "b c"}})
-    data = tomllib.loads(out)
-    assert data["mcp_servers"]["supervise"] == {"url": "http://new/mcp", "http_headers": {"X-A": "b c"}}
-    assert out.split("[mcp_servers.supervise]", maxsplit=1)[0] == USER_TOML.split("[mcp_servers.supervise]", maxsplit=1)[0]
-    assert out.endswith("# about features\n[features]\nx = true\n")
+def edit(text: str, *ops) -> str:
+    return tomlconfig.edit(text.encode("utf-8"), ops).decode("utf-8")
 
 
-def test_remove_table_removes_only_it_and_its_subtables():
-    out = te.replace_table(USER_TOML, ("mcp_servers", "supervise"), None)
-    data = tomllib.loads(out)
-    assert "supervise" not in data["mcp_servers"] and data["mcp_servers"]["mine"]["command"] == "my-mcp"
-    assert "# about features" in out and "# my codex settings" in out
+def expected(text: str, *ops) -> dict:
+    return ce.apply_ops(tomllib.loads(text.lstrip("\ufeff")), ops)
 
 
-def test_set_keys_changes_one_key_in_place():
-    out = te.set_keys(USER_TOML, ("projects", "/work"), {"trust_level": "trusted"})
-    assert out == USER_TOML.replace('trust_level = "untrusted"', 'trust_level = "trusted"')
+# -- data ------------------------------------------------------------------------------------
 
 
-def test_set_keys_creates_missing_tables_and_root_keys():
-    assert tomllib.loads(te.set_keys("", ("projects", "/a b"), {"trust_level": "trusted"})) == {
-        "projects": {"/a b": {"trust_level": "trusted"}}}
-    out = te.set_keys("a = 1\n\n[t]\nb = 2\n", (), {"c": 3})
-    assert out == "a = 1\nc = 3\n\n[t]\nb = 2\n"
+def test_owned_keys_are_set_and_user_keys_kept():
+    data = {"features": {"x": 1}, "model": "o3"}
+    out = ce.apply_ops(data, [OWNED])
+    assert out == {"features": {"x": 1, "daemon_auto_start": False}, "model": "o3",
+                   "projects": {"/home/node": {"trust_level": "trusted"}}}
+    assert data == {"features": {"x": 1}, "model": "o3"}, "apply_ops copies"
 
 
-def test_inline_tables_are_refused_not_rewritten():
-    text = 'mcp_servers = { supervise = { url = "x" } }\n'
-    with pytest.raises(te.TomlEditError, match=r"inline or with dotted keys; make it a \[mcp_servers.supervise\] table"):
-        te.replace_table(text, ("mcp_servers", "supervise"), {"url": "y"})
+def test_entry_is_made_exact_and_removed():
+    data = {"mcp_servers": {"supervise": {"url": "old", "env": {"A": "b"}}, "mine": {"url": "m"}}}
+    assert ce.apply_ops(data, [ENTRY])["mcp_servers"] == {"supervise": ENTRY[2], "mine": {"url": "m"}}
+    assert ce.apply_ops(data, [REMOVE])["mcp_servers"] == {"mine": {"url": "m"}}
+    assert ce.apply_ops({}, [REMOVE]) == {}
 
 
-def test_strings_that_look_like_headers_are_not_headers():
-    text = 'doc = """\n[mcp_servers.supervise]\nurl = 1\n"""\n'
-    out = te.replace_table(text, ("mcp_servers", "supervise"), {"url": "http://h"})
-    assert tomllib.loads(out) == {"doc": "[mcp_servers.supervise]\nurl = 1\n", "mcp_servers": {"supervise": {"url": "http://h"}}}
+def test_a_user_value_in_the_way_is_an_error_not_overwritten():
+    with pytest.raises(ce.ConfigEditError, match="projects that is not a table"):
+        ce.apply_ops({"projects": "mine"}, [OWNED])
+
+
+def test_bom_is_accepted_and_bad_files_are_errors():
+    assert ce.loads("toml", "\ufeffa = 1\n") == {"a": 1}
+    assert ce.loads("json", "\ufeff{\"a\": 1}") == {"a": 1}
+    with pytest.raises(ce.ConfigEditError, match="does not parse as TOML"):
+        ce.loads("toml", "[oops\n")
+    with pytest.raises(ce.ConfigEditError, match="does not parse as JSON"):
+        ce.loads("json", "{nope")
+    with pytest.raises(ce.ConfigEditError, match="not an object"):
+        ce.loads("json", "[1]")
 
 
 @pytest.mark.parametrize("value", ["quote \" backslash \\ tab \t é", 7, 1.5, True, ["a", 1], {"k.e y": "v"}])
 def test_values_round_trip(value):
-    assert tomllib.loads(te.dumps_table(("t",), {"v": value}))["t"]["v"] == value
+    assert tomllib.loads(ce.dumps_table(("t",), {"v": value}))["t"]["v"] == value
 
 
-def test_unparseable_toml_is_an_error():
-    with pytest.raises(ce.ConfigEditError, match="does not parse as TOML"):
-        ce.set_entry("toml", "[oops\n", ("mcp_servers", "s"), {"url": "http://h"})
-
-
-def test_unparseable_json_is_an_error():
-    with pytest.raises(ce.ConfigEditError, match="does not parse as JSON"):
-        ce.set_entry("json", "{nope", ("mcpServers", "s"), {"type": "http"})
-
-
-def test_json_entry_keeps_order_and_other_keys():
-    text = json.dumps({"z": 1, "mcpServers": {"mine": {"type": "stdio"}}, "a": [1]}, indent=2)
-    out = ce.set_entry("json", text, ("mcpServers", "supervise"), {"type": "http", "url": "http://h"})
-    data = json.loads(out)
-    assert list(data) == ["z", "mcpServers", "a"]
-    assert data["mcpServers"] == {"mine": {"type": "stdio"}, "supervise": {"type": "http", "url": "http://h"}}
-    assert ce.set_entry("json", out, ("mcpServers", "supervise"), {"type": "http", "url": "http://h"}) is None
-    removed = json.loads(ce.set_entry("json", out, ("mcpServers", "supervise"), None))
-    assert removed["mcpServers"] == {"mine": {"type": "stdio"}}
-
-
-def test_unchanged_entry_means_no_write_even_if_formatted_differently():
-    text = '[mcp_servers.s]\nurl="http://h"   # mine\n'
-    assert ce.set_entry("toml", text, ("mcp_servers", "s"), {"url": "http://h"}) is None
-
-
-def test_merge_owned_json_deep_merges():
-    text = json.dumps({"projects": {"/a": {"x": 1}}, "hasCompletedOnboarding": False, "userID": "u"})
-    out = json.loads(ce.merge_owned("json", text, json.dumps({"hasCompletedOnboarding": True, "projects": {"/a": {"t": True}}})))
-    assert out == {"projects": {"/a": {"x": 1, "t": True}}, "hasCompletedOnboarding": True, "userID": "u"}
-    assert ce.merge_owned("json", json.dumps(out), json.dumps({"projects": {"/a": {"t": True}}})) is None
+def test_a_new_toml_file_is_rendered_in_the_guest():
+    data = ce.apply_ops({}, [OWNED, ENTRY])
+    text = ce.render_new("toml", data)
+    assert tomllib.loads(text) == data
+    assert '[projects."/home/node"]' in text and "[mcp_servers.supervise]" in text
 
 
 def test_diff_views_hide_user_data_and_header_values():
-    view = ce.owned_view("json", json.dumps({"primaryApiKey": "sk-user", "hasCompletedOnboarding": False}),
-                         json.dumps({"hasCompletedOnboarding": True}))
+    view = ce.owned_view({"primaryApiKey": "sk-user", "hasCompletedOnboarding": False}, {"hasCompletedOnboarding": True})
     assert "sk-user" not in view and "false" in view
     shown = ce.entry_view({"url": "http://h", "headers": {"Authorization": "Bearer SECRET"}})
     assert "SECRET" not in shown and "Authorization" in shown
+
+
+# -- TOML edits on the controller (tomlkit) -------------------------------------------------
+
+
+def test_edit_keeps_every_user_byte_of_a_plain_file():
+    out = edit(USER_TOML, OWNED, ENTRY)
+    assert tomllib.loads(out) == expected(USER_TOML, OWNED, ENTRY)
+    assert out.startswith(USER_TOML.split("[mcp_servers.supervise]")[0])
+    assert "# about features\n[features]\nx = true\n" in out
+
+
+def test_removing_an_entry_removes_only_it_and_keeps_the_comment_after_it():
+    out = edit(USER_TOML, REMOVE)
+    assert tomllib.loads(out) == expected(USER_TOML, REMOVE)
+    assert out == USER_TOML.replace('[mcp_servers.supervise]\nurl = "http://old"\n[mcp_servers.supervise.env]\nA = "b"\n', "")
+
+
+def test_set_key_changes_one_value_in_place():
+    text = 'model = "o3"\n\n[projects."/home/node"]\ntrust_level = "untrusted"  # mine\nnote = 1\n\n[features]\ndaemon_auto_start = false\n'
+    assert edit(text, OWNED) == text.replace('"untrusted"', '"trusted"')
+
+
+@pytest.mark.parametrize("text", [
+    'mcp_servers.supervise = {url = "http://old"}\n',
+    'mcp_servers = {supervise = {url = "http://old"}, mine = {url = "m"}}\n',
+    '[mcp_servers]\nsupervise.url = "http://old"\nmine.url = "m"\n',
+    '["mcp_servers"."supervise"]\nurl = "http://old"\n',
+    'mcp_servers."supervise".url = "http://old"\n[features]\nother = 1\n',
+])
+@pytest.mark.parametrize("ops", [(OWNED, ENTRY), (REMOVE,)], ids=["set", "remove"])
+def test_inline_dotted_and_quoted_forms_are_edited_not_refused(text, ops):
+    out = edit(text, *ops)
+    assert tomllib.loads(out) == expected(text, *ops) or ce.same_data(tomllib.loads(out), expected(text, *ops))
+    if "mine" in text:
+        assert 'mine = {url = "m"}' in out or 'mine.url = "m"' in out, "the user's entry keeps its form"
+
+
+def test_bom_and_crlf_are_kept():
+    text = '\ufeff# c\r\nmodel = "o3"\r\n\r\n[projects."/home/node"]\r\ntrust_level = "untrusted"\r\n'
+    out = tomlconfig.edit(text.encode("utf-8"), [OWNED, ENTRY])
+    assert out.startswith(b"\xef\xbb\xbf# c\r\nmodel")
+    assert b"\n" not in out.replace(b"\r\n", b""), "no bare LF mixed into a CRLF file"
+    assert tomllib.loads(out.decode("utf-8").lstrip("\ufeff")) == expected(text, OWNED, ENTRY)
+
+
+def test_converged_file_is_returned_unchanged():
+    text = '[features]\ndaemon_auto_start=false # x\n[projects."/home/node"]\ntrust_level="trusted"\n'
+    assert edit(text, OWNED) == text
+
+
+def test_strings_that_look_like_headers_are_not_headers():
+    text = 'doc = """\n[mcp_servers.supervise]\nurl = 1\n"""\n'
+    out = edit(text, ENTRY)
+    assert tomllib.loads(out) == {"doc": "[mcp_servers.supervise]\nurl = 1\n", "mcp_servers": {"supervise": ENTRY[2]}}
+
+
+def test_json_render_keeps_order_and_other_keys():
+    data = {"z": 1, "mcpServers": {"mine": {"type": "stdio"}}, "a": [1]}
+    out = json.loads(ce.dumps_json(ce.apply_ops(data, [("entry", ("mcpServers", "supervise"), {"type": "http"})])))
+    assert list(out) == ["z", "mcpServers", "a"]
+    assert out["mcpServers"] == {"mine": {"type": "stdio"}, "supervise": {"type": "http"}}
