@@ -241,6 +241,8 @@ def test_json_file_route_uses_pointer_and_prefix(env: Env, api: FakeTlsApi) -> N
 
 
 def test_rotated_secret_is_used_without_restart(env: Env, api: FakeTlsApi) -> None:
+    curl(env, "https://api.anthropic.com/v1/messages", "-H", f"x-api-key: {PLACEHOLDER}")
+    assert api.requests[-1].headers["x-api-key"] == ANTHROPIC_SECRET
     try:
         env.anthropic_key.write_text(ROTATED_SECRET + "\n")
         code, out, _ = curl(env, "https://api.anthropic.com/v1/messages", "-H", f"x-api-key: {PLACEHOLDER}")
@@ -418,9 +420,22 @@ def test_invalid_config_stops_the_proxy_at_startup(tmp_path: Path, bottle: dict[
     config.write_text(json.dumps({"bottles": {"bad": {"proxy_password_sha256": _sha("x"), **bottle}}}))
     proxy = Proxy(tmp_path, config, tmp_path / "unused-ca.pem")
     with open(proxy.log_path, "wb") as log:
-        done = subprocess.run(proxy.args, stdout=log, stderr=subprocess.STDOUT, env=_clean_env(), timeout=30)
+        done = subprocess.run(proxy.args, stdout=log, stderr=subprocess.STDOUT, env=_clean_env(), timeout=20)
     assert done.returncode != 0
     assert re.search(expected, proxy.output()), proxy.output()
+
+
+@pytest.mark.parametrize("setting", ["connection_strategy=eager", "upstream_cert=true", "flow_detail=1"])
+def test_unsafe_mitmdump_settings_stop_the_proxy(tmp_path: Path, setting: str) -> None:
+    config = tmp_path / "ok.json"
+    config.write_text(json.dumps({"bottles": {}}))
+    proxy = Proxy(tmp_path, config, tmp_path / "unused-ca.pem")
+    name = setting.split("=")[0]
+    args = [setting if arg.startswith(name + "=") else arg for arg in proxy.args]
+    with open(proxy.log_path, "wb") as log:
+        done = subprocess.run(args, stdout=log, stderr=subprocess.STDOUT, env=_clean_env(), timeout=30)
+    assert done.returncode != 0
+    assert re.search(rf"bot_bottle_egress needs --set .*{name}=", proxy.output()), proxy.output()
 
 
 def test_addon_file_runs_as_check_cli() -> None:
