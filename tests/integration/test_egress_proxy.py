@@ -165,7 +165,7 @@ def curl(env: Env, url: str, *args: str, user: str | None = "dev") -> tuple[int,
         cmd.append("--http1.1")  # curl's default is h2 when offered; h2 is tested on purpose
     if user:
         cmd += ["--proxy-user", f"{user}:{PASSWORDS.get(user, 'wrong')}"]
-    done = subprocess.run([*cmd, *args, url], capture_output=True, text=True, env=_clean_env(), timeout=20)
+    done = subprocess.run([*cmd, *args, url], capture_output=True, text=True, env=_clean_env(), timeout=20, check=False)
     return done.returncode, done.stdout, done.stderr
 
 
@@ -185,7 +185,7 @@ def connect(env: Env, host: str, port: int = 443, auth: str | None = None) -> tu
     status = int(reader.readline().split()[1])
     length = 0
     while (line := reader.readline().strip()):
-        name, _, value = line.decode().partition(":")
+        name, value = line.decode().split(":", 1)
         if name.lower() == "content-length":
             length = int(value)
     body = reader.read(length) if status != 200 else b""
@@ -210,7 +210,7 @@ def read_head(reader: t.BinaryIO) -> tuple[int, dict[str, str]]:
     status = int(reader.readline().split()[1])
     headers = {}
     while (line := reader.readline().strip()):
-        name, _, value = line.decode().partition(":")
+        name, value = line.decode().split(":", 1)
         headers[name.strip().lower()] = value.strip()
     return status, headers
 
@@ -245,7 +245,7 @@ def test_rotated_secret_is_used_without_restart(env: Env, api: FakeTlsApi) -> No
     assert api.requests[-1].headers["x-api-key"] == ANTHROPIC_SECRET
     try:
         env.anthropic_key.write_text(ROTATED_SECRET + "\n")
-        code, out, _ = curl(env, "https://api.anthropic.com/v1/messages", "-H", f"x-api-key: {PLACEHOLDER}")
+        code, out, err = curl(env, "https://api.anthropic.com/v1/messages", "-H", f"x-api-key: {PLACEHOLDER}")
         assert out.endswith("200 1.1")
         assert api.requests[-1].headers["x-api-key"] == ROTATED_SECRET
     finally:
@@ -262,7 +262,7 @@ def test_http2_client(env: Env, api: FakeTlsApi) -> None:
 @pytest.mark.parametrize("http", ["--http1.1", "--http2"])
 def test_host_header_differing_from_connect_host_is_refused(env: Env, api: FakeTlsApi, http: str) -> None:
     """DESIGN §4's trap: CONNECT api.anthropic.com + Host: api.openai.com must not get any key."""
-    code, out, _ = curl(env, "https://api.anthropic.com/v1/responses", http, "-H", "Host: api.openai.com")
+    code, out, err = curl(env, "https://api.anthropic.com/v1/responses", http, "-H", "Host: api.openai.com")
     assert out.endswith("403 " + ("2" if http == "--http2" else "1.1")), out
     assert "differs from the CONNECT host" in out
     assert api.requests == []
@@ -270,7 +270,7 @@ def test_host_header_differing_from_connect_host_is_refused(env: Env, api: FakeT
 
 def test_tls_server_name_differing_from_connect_host_is_refused(env: Env, api: FakeTlsApi) -> None:
     with tls_tunnel(env, "api.anthropic.com", sni="api.openai.com") as tls:
-        status, _ = read_head(http1(tls, "/v1/messages", {"Host": "api.anthropic.com", "Connection": "close"}))
+        status, headers = read_head(http1(tls, "/v1/messages", {"Host": "api.anthropic.com", "Connection": "close"}))
     assert status == 403
     assert api.requests == []
 
@@ -312,7 +312,7 @@ def test_plain_http_proxy_request_refused(env: Env, api: FakeTlsApi) -> None:
 
 
 def test_missing_credential_file_is_a_clear_502(env: Env, api: FakeTlsApi) -> None:
-    code, out, _ = curl(env, "https://api.anthropic.com/v1/messages", user="broken")
+    code, out, err = curl(env, "https://api.anthropic.com/v1/messages", user="broken")
     assert out.endswith("502 1.1"), out
     assert "route 'api.anthropic.com'" in out and str(env.workdir / "no-such.key") in out
     assert api.requests == []
@@ -350,8 +350,8 @@ def test_websocket_upgrade_passes_with_injected_header(env: Env, api: FakeTlsApi
 def test_allowed_host_without_route_is_tunnelled_untouched(env: Env, api: FakeTlsApi) -> None:
     # Verified against the fake's own test CA: the proxy did not terminate TLS for this host.
     with tls_tunnel(env, "registry.npmjs.org", cafile=env.ca.cert_path) as tls:
-        status, _ = read_head(http1(tls, "/left-pad", {"Host": "registry.npmjs.org", "Connection": "close",
-                                                       "Authorization": f"Bearer {PLACEHOLDER}"}))
+        headers = {"Host": "registry.npmjs.org", "Connection": "close", "Authorization": f"Bearer {PLACEHOLDER}"}
+        status, _headers = read_head(http1(tls, "/left-pad", headers))
     assert status == 200
     assert api.requests[-1].headers["authorization"] == f"Bearer {PLACEHOLDER}"  # nothing injected
     env.proxy.wait_for_log(r"bottle=dev host=registry\.npmjs\.org method=CONNECT .*status=200 route=allow")
@@ -359,7 +359,7 @@ def test_allowed_host_without_route_is_tunnelled_untouched(env: Env, api: FakeTl
 
 def test_override_mode_refuses_a_host_that_is_not_overridden(env: Env, api: FakeTlsApi) -> None:
     """'localhost' is allowed but not in upstream_override: the proxy must not connect to it."""
-    sock, status, _ = connect(env, "localhost", port=api.port)
+    sock, status, body = connect(env, "localhost", port=api.port)
     assert status == 200  # lazy: the CONNECT itself opens nothing
     context = ssl.create_default_context(cafile=str(env.ca.cert_path))
     with pytest.raises((ssl.SSLError, OSError)):
@@ -377,7 +377,7 @@ def test_config_is_reloaded_when_it_changes(env: Env) -> None:
         config = json.loads(original)
         config["bottles"]["other"]["allow"] = ["chatgpt.com"]
         env.config.write_text(json.dumps(config))
-        sock, status, _ = connect(env, "chatgpt.com", auth=_auth("other", PASSWORDS["other"]))
+        sock, status, body = connect(env, "chatgpt.com", auth=_auth("other", PASSWORDS["other"]))
         sock.close()
         assert status == 200
         config["bottles"]["other"]["allow"] = ["*bad"]
@@ -387,15 +387,14 @@ def test_config_is_reloaded_when_it_changes(env: Env) -> None:
         assert status == 503 and b"config is invalid" in body  # fail closed, not the old config
     finally:
         env.config.write_text(original)
-    sock, status, _ = connect(env, "api.anthropic.com")
+    sock, status, body = connect(env, "api.anthropic.com")
     sock.close()
     assert status == 200
 
 
 def test_log_lines_name_the_request_and_hold_no_secret(env: Env, api: FakeTlsApi) -> None:
-    code, out, _ = curl(env, "https://api.anthropic.com/v1/models?key=qs-7",
-                        "-H", f"x-api-key: {PLACEHOLDER}")
-    assert out.endswith("200 1.1")
+    code, out, err = curl(env, "https://api.anthropic.com/v1/models?key=qs-7", "-H", f"x-api-key: {PLACEHOLDER}")
+    assert code == 0 and out.endswith("200 1.1"), (out, err)
     output = env.proxy.wait_for_log(
         r"egress bottle=dev host=api\.anthropic\.com method=GET path=/v1/models status=200 route=api\.anthropic\.com")
     for secret in (*SECRETS, "qs-7"):
@@ -420,7 +419,7 @@ def test_invalid_config_stops_the_proxy_at_startup(tmp_path: Path, bottle: dict[
     config.write_text(json.dumps({"bottles": {"bad": {"proxy_password_sha256": _sha("x"), **bottle}}}))
     proxy = Proxy(tmp_path, config, tmp_path / "unused-ca.pem")
     with open(proxy.log_path, "wb") as log:
-        done = subprocess.run(proxy.args, stdout=log, stderr=subprocess.STDOUT, env=_clean_env(), timeout=20)
+        done = subprocess.run(proxy.args, stdout=log, stderr=subprocess.STDOUT, env=_clean_env(), timeout=20, check=False)
     assert done.returncode != 0
     assert re.search(expected, proxy.output()), proxy.output()
 
@@ -433,11 +432,11 @@ def test_unsafe_mitmdump_settings_stop_the_proxy(tmp_path: Path, setting: str) -
     name = setting.split("=")[0]
     args = [setting if arg.startswith(name + "=") else arg for arg in proxy.args]
     with open(proxy.log_path, "wb") as log:
-        done = subprocess.run(args, stdout=log, stderr=subprocess.STDOUT, env=_clean_env(), timeout=30)
+        done = subprocess.run(args, stdout=log, stderr=subprocess.STDOUT, env=_clean_env(), timeout=20, check=False)
     assert done.returncode != 0
     assert re.search(rf"bot_bottle_egress needs --set .*{name}=", proxy.output()), proxy.output()
 
 
 def test_addon_file_runs_as_check_cli() -> None:
-    done = subprocess.run([sys.executable, str(ADDON)], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, str(ADDON)], capture_output=True, text=True, check=False)
     assert done.returncode == 2 and "usage" in done.stderr

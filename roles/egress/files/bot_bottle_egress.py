@@ -251,7 +251,7 @@ def _address(host: str, raw: t.Any) -> tuple[str, int]:
     where = f"upstream_override {host!r}"
     if not isinstance(raw, str) or ":" not in raw:
         raise ConfigError(f"{where}: must be 'ip:port'")
-    addr, _, port = raw.rpartition(":")
+    addr, port = raw.rsplit(":", 1)
     try:
         ipaddress.ip_address(addr.strip("[]"))
         number = int(port)
@@ -352,7 +352,7 @@ def check(path: str) -> list[str]:
 
 def authenticate(config: Config, proxy_authorization: str | None) -> Bottle | None:
     """The bottle whose ``Basic`` proxy credentials these are, or None."""
-    scheme, _, encoded = (proxy_authorization or "").partition(" ")
+    scheme, encoded = ((proxy_authorization or "") + " ").split(" ", 1)
     if scheme.lower() != "basic":
         return None
     try:
