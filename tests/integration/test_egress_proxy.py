@@ -111,7 +111,7 @@ class Env(t.NamedTuple):
 
 
 def _config(api_port: int, anthropic_key: Path, openai_auth: Path, missing: Path) -> dict[str, t.Any]:
-    anthropic = {"host": "api.anthropic.com", "header": "x-api-key", "credential_source": "file",
+    anthropic = {"host": "api.anthropic.com", "header": "x-api-key", "value_prefix": "", "credential_source": "file",
                  "credential_path": str(anthropic_key)}
     openai = {"host": "api.openai.com", "header": "Authorization", "value_prefix": "Bearer ",
               "credential_source": "json_file", "credential_path": str(openai_auth),
@@ -410,7 +410,7 @@ def test_proxy_connected_only_to_loopback(env: Env) -> None:
 
 @pytest.mark.parametrize("bottle, expected", [
     ({"allow": ["*foo"]}, r"bottle 'bad': field 'allow' .*'\*foo'"),
-    ({"routes": [{"host": "api.anthropic.com", "credential_path": "/x"}]},
+    ({"routes": [{"host": "api.anthropic.com", "value_prefix": "", "credential_path": "/x"}]},
      r"bottle 'bad': route 'api.anthropic.com': field 'header'"),
     ({"allowed": []}, r"bottle 'bad': unknown field\(s\) allowed"),
 ])

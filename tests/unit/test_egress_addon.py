@@ -31,7 +31,7 @@ def _config(**bottle: t.Any) -> dict[str, t.Any]:
 
 
 def _route(path: Path, **fields: t.Any) -> dict[str, t.Any]:
-    return {"host": "api.anthropic.com", "header": "x-api-key", "credential_source": "file",
+    return {"host": "api.anthropic.com", "header": "x-api-key", "value_prefix": "", "credential_source": "file",
             "credential_path": str(path), **fields}
 
 
@@ -86,6 +86,8 @@ def test_bottle_allows_and_routes(tmp_path: Path) -> None:
     (_config(routes=[_route(Path("/k"), host="https://x.com")]), "bottle 'dev': routes[0]: field 'host' has a scheme"),
     (_config(routes=[_route(Path("/k"), header="")]), "bottle 'dev': route 'api.anthropic.com': field 'header'"),
     (_config(routes=[_route(Path("/k"), credential_source="env")]), "field 'credential_source' must be one of"),
+    (_config(routes=[{"host": "a.com", "header": "x-api-key", "credential_path": "/k"}]),
+     "route 'a.com': field 'value_prefix' is missing"),
     (_config(routes=[_route(Path("k"))]), "field 'credential_path' must be an absolute path"),
     (_config(routes=[_route(Path("/k"), credential_source="json_file")]), "field 'credential_pointer' must be a JSON pointer"),
     (_config(routes=[_route(Path("/k"), tls_passthrough="yes")]), "field 'tls_passthrough' must be true or false"),

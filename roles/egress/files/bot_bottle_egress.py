@@ -37,8 +37,8 @@ proxy, an invalid file later makes it refuse every request until fixed)::
 - ``allow``: host names and ``*.suffix`` patterns. ``*.example.com`` matches every subdomain of
   example.com but not example.com itself (list both if both are needed). No scheme, port, path
   or other ``*``. An allowed host without a route is tunnelled untouched (no TLS interception).
-- ``routes`` (fields as ``EgressRoute`` in plugins/module_utils/plan.py): a route host is always
-  reachable and always intercepted. ``credential_source`` is ``file`` (whole file, surrounding
+- ``routes`` (the fields of the plan's ``EgressRoute``; ``host``, ``header``, ``value_prefix``
+  and ``credential_path`` required): a route host is always reachable and always intercepted. ``credential_source`` is ``file`` (whole file, surrounding
   whitespace stripped) or ``json_file`` (``credential_pointer`` is an RFC 6901 JSON pointer to a
   non-empty string). The header sent is ``header: value_prefix + secret``.
 - ``tls_passthrough`` keeps its meaning for a DLP proxy chained *after* this one (pass that
@@ -51,6 +51,7 @@ proxy, an invalid file later makes it refuse every request until fixed)::
 Rules enforced per request (see DESIGN.md §4 for why):
 - CONNECT: 407 without valid proxy auth; 403 (naming the host and ``agent_egress_allow``) for
   a host with neither a route nor an allowlist match; decided before any DNS or connection.
+  The port is not restricted: allowing a host allows it on any port.
 - Plain-HTTP proxy requests (``GET http://x/``) are refused: they never pass CONNECT.
 - Inside a route host's tunnel: the request's Host/``:authority`` and the TLS SNI must equal
   the CONNECT host (matching on the Host header would hand one API's key to another API);
@@ -208,9 +209,10 @@ def _route(bottle: str, index: int, raw: t.Any) -> Route:
     pointer = raw.get("credential_pointer") or ""
     if source == "json_file" and (not isinstance(pointer, str) or not pointer.startswith("/")):
         raise ConfigError(f"{where}: field 'credential_pointer' must be a JSON pointer ('/a/b') for json_file")
-    prefix = raw.get("value_prefix") or ""
+    # Required: EgressRoute's default ("Bearer ") is wrong for x-api-key, "" for Authorization.
+    prefix = raw.get("value_prefix")
     if not isinstance(prefix, str):
-        raise ConfigError(f"{where}: field 'value_prefix' must be a string")
+        raise ConfigError(f"{where}: field 'value_prefix' is missing or not a string ('' for none)")
     passthrough = raw.get("tls_passthrough", False)
     if not isinstance(passthrough, bool):
         raise ConfigError(f"{where}: field 'tls_passthrough' must be true or false")
