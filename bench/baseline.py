@@ -31,11 +31,11 @@ ROOT = Path(__file__).resolve().parent.parent
 # BENCH_COLLECTIONS: the collections path under test (bench/run.py --ref exports a snapshot).
 sys.path.insert(0, os.environ.get("BENCH_COLLECTIONS") or str(ROOT / ".cache" / "collections"))
 
-from ansible_collections.bot_bottle.agents.plugins.module_utils.desired import guest_state  # noqa: E402
-from ansible_collections.bot_bottle.agents.plugins.module_utils.provider import (  # noqa: E402
+from ansible_collections.bot_bottle.agents.plugins.plugin_utils.provider import (  # noqa: E402
     get_provider,
-    write_host_files,
+    write_controller_files,
 )
+from ansible_collections.bot_bottle.agents.plugins.plugin_utils.request import ProvisionRequest  # noqa: E402
 
 # Runs in the guest (python3, stdlib only): merge owned keys into a JSON/TOML config, or set
 # one entry (key path -> value), then write it atomically with mode and owner.
@@ -157,26 +157,26 @@ class SshTarget(Target):
 
 
 def desired(args: argparse.Namespace) -> dict[str, t.Any]:
-    """The same desired state the role computes (plan + files on the controller)."""
-    draft = get_provider(args.provider).draft_plan(
-        state_dir=args.state_dir, guest_home=args.guest_home, trusted_project_path=args.trusted,
-    )
-    write_host_files(draft.host_files)
+    """The same desired state the role computes (and its controller files written)."""
     servers = [{"name": "supervise", "url": args.mcp_url}] if args.mcp_url else []
-    module_args, _summary, _pending = guest_state(
-        draft.plan, skills=args.skill, skills_root=args.skills_root, prompt_file=args.prompt,
-        mcp_servers=servers, owner=args.owner,
-    )
-    return module_args
+    request = ProvisionRequest.from_options(dict(
+        provider=args.provider, state_dir=args.state_dir, guest_home=args.guest_home, owner=args.owner,
+        trusted_project_path=args.trusted, skills=args.skill, skills_root=args.skills_root,
+        prompt_file=args.prompt, mcp_servers=servers,
+    ))
+    plan = get_provider(args.provider).build(request)
+    write_controller_files(plan.controller_files)
+    return plan.guest_module_args()
 
 
 def provision(target: Target, state: dict[str, t.Any], stage: Path) -> None:
-    for command in state["pre_copy"] + state["verify"]:
+    for command in state["checks"]:
         target.run(list(command["argv"]))
     trees = [tree["path"] for tree in state["trees"]]
     dirs = " && ".join(
-        f"install -d -o {shlex.quote(d['owner'].split(':')[0])} -g {shlex.quote(d['owner'].split(':')[1])} "
-        f"-m {d['mode']} {shlex.quote(d['path'])}" for d in state["dirs"]
+        ("{ [ -d %s ] || " % shlex.quote(d["path"]) if d.get("create_only") else "{ ")
+        + f"install -d -o {shlex.quote(d['owner'].split(':')[0])} -g {shlex.quote(d['owner'].split(':')[1])} "
+        f"-m {d['mode']} {shlex.quote(d['path'])}; }}" for d in state["dirs"]
     )
     target.run(["sh", "-c", f"{dirs} && rm -rf {' '.join(map(shlex.quote, trees)) or '/nonexistent'}"])
 

@@ -64,6 +64,17 @@ class Bottle:
         mode, owner = self.exec(f"stat -c '%a %U:%G' {path}").stdout.split()
         return mode, owner
 
+    def system_snapshot(self) -> str:
+        """Every path of the bottle's file system with type, mode, owner, size and mtime.
+
+        Left out: the kernel's file systems, and the temp directories Ansible's own module
+        payload uses (/tmp, /root/.ansible).
+        """
+        return self.exec(
+            "find / -xdev \\( -path /proc -o -path /sys -o -path /dev -o -path /run -o -path /tmp "
+            "-o -path /root/.ansible \\) -prune -o -printf '%p %y %m %u:%g %s %T@\\n' | sort"
+        ).stdout
+
     def snapshot(self, root: str = GUEST_HOME) -> str:
         """Every path under root with type, mode, owner, size and checksum: equal means untouched."""
         return self.exec(

@@ -5,12 +5,29 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.bot_bottle.agents.plugins.module_utils.desired import check_url, config_entry
-from ansible_collections.bot_bottle.agents.plugins.module_utils.provider import ProvisionError, get_provider
-from ansible_collections.bot_bottle.agents.plugins.module_utils.specs import MCP_SERVER
 from ansible_collections.bot_bottle.agents.plugins.plugin_utils.guest import run_guest_state
+from ansible_collections.bot_bottle.agents.plugins.plugin_utils.plan import config_entry_args
+from ansible_collections.bot_bottle.agents.plugins.plugin_utils.provider import get_provider
+from ansible_collections.bot_bottle.agents.plugins.plugin_utils.request import (
+    DEFAULT_GUEST_HOME,
+    DEFAULT_OWNER,
+    MCP_SERVER_SPEC,
+    McpServer,
+    ProvisionError,
+    checked_owner,
+    error_result,
+)
+
+MCP_MODULE_SPEC = dict(
+    provider=dict(type="str", required=True),
+    guest_home=dict(type="str", default=DEFAULT_GUEST_HOME),
+    owner=dict(type="str", default=DEFAULT_OWNER),
+    **MCP_SERVER_SPEC,
+)
 
 
 class ActionModule(ActionBase):
@@ -18,22 +35,16 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        args = self.validate_argument_spec(argument_spec=MCP_SERVER)[1]
+        args = self.validate_argument_spec(argument_spec=MCP_MODULE_SPEC)[1]
         try:
-            if args["state"] == "present":
-                check_url("url", args["url"])
-            registration = get_provider(args["provider"]).supervise_mcp(
-                args["url"],
-                guest_home=args["guest_home"],
-                name=args["name"],
-                headers=args["headers"],
-                bearer_token_env_var=args["bearer_token_env_var"],
-            )
+            server = McpServer.checked(args)
+            owner = checked_owner(args["owner"])
+            entry = get_provider(args["provider"]).mcp_entry(server, args["guest_home"], owner)
         except ProvisionError as exc:
-            return dict(result, failed=True, msg=str(exc), option=exc.option)
-        entry = config_entry(registration, args["state"])
-        entry["owner"] = args["owner"]
-        outcome = run_guest_state(self, {"config_entries": [entry]}, task_vars)
-        result.update(outcome)
-        result.update(config_path=registration.config_path, entry_path=list(registration.key_path))
+            return dict(result, **error_result(self._task, exc))
+        if server.state == "absent":
+            entry = dataclasses.replace(entry, entry=None)
+        module_args = {"run_as": owner.partition(":")[0], "config_entries": [config_entry_args(entry)]}
+        result.update(run_guest_state(self, module_args, task_vars))
+        result.update(config_path=entry.config_path, entry_path=list(entry.key_path))
         return result

@@ -160,8 +160,8 @@ def dumps_value(value: t.Any) -> str:
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, str):
-        # JSON string escapes are valid TOML basic-string escapes.
-        return json.dumps(value, ensure_ascii=False)
+        # JSON string escapes are valid TOML basic-string escapes; TOML also forbids a raw DEL.
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(dumps_value(v) for v in value) + "]"
     if isinstance(value, dict):

@@ -8,17 +8,17 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: agent_provision_apply
-short_description: Provision a bottle from a plan, with skills, prompt, MCP servers and a launcher
+short_description: Provision an AI coding agent into a bottle, with skills, prompt, MCP servers and a launcher
 version_added: "0.1.0"
 description:
-  - Applies a plan to a bottle in one remote module run, in this order. Directories,
-    C(pre_copy) checks, files, the prompt file and the launcher, C(verify) checks, skills, MCP
-    server entries.
-  - The plan is either O(plan), computed earlier by M(bot_bottle.agents.agent_provision_plan), or
-    computed in this task from O(plan_options). The second way saves a task per bottle (the roles
-    use it); either way the skills, prompt and MCP servers are checked before the plan writes
-    anything on the controller.
-  - The controller reads the host files, skills and prompt; the bottle needs only C(python3).
+  - Checks every option, builds the bottle's desired state on the controller (what
+    M(bot_bottle.agents.agent_provision_plan) reports) and makes the bottle match it in one remote
+    module run. The read-only checks (the bottle user exists, the agent CLI runs, as that user with a
+    throwaway home) and a dry pass over every file come first; only then is anything written.
+    Directories, files (agent state and config, merged into what is there), the prompt file and
+    the launcher, skills, MCP server entries.
+  - The controller reads the skills, prompt and credential files; the bottle needs only C(python3).
+  - The credentials the egress proxy reads are written under O(state_dir) only after the bottle took the run.
   - Skills are copied from O(skills_root)/NAME into the provider's skills directory and mirrored
     exactly. The prompt file is always placed (empty when O(prompt_file) is not set) so its path
     exists; the launch arguments name it only when it is not empty.
@@ -27,49 +27,8 @@ description:
   - A failed run writes nothing; every write is atomic; a second run reports no change.
 author:
   - bot_bottle contributors (@bot-bottle)
-options:
-  plan:
-    description:
-      - The RV(bot_bottle.agents.agent_provision_plan#module:plan) result.
-      - Exactly one of O(plan) and O(plan_options) is required.
-    type: dict
-  plan_options:
-    description:
-      - The options of M(bot_bottle.agents.agent_provision_plan) (O(bot_bottle.agents.agent_provision_plan#module:template),
-        O(bot_bottle.agents.agent_provision_plan#module:state_dir), and the others, with the same names, types and
-        defaults); the plan is computed on the controller in this task and its host files written under
-        C(state_dir) (not in check mode).
-      - Exactly one of O(plan) and O(plan_options) is required. C(auth_token) is never logged.
-    type: dict
-  skills:
-    description: Names of skill directories under O(skills_root). Plain names only.
-    type: list
-    elements: str
-    default: []
-  skills_root:
-    description: Controller directory holding the skills.
-    type: path
-    default: ""
-  prompt_file:
-    description: Controller file with the agent's prompt.
-    type: path
-    default: ""
-  mcp_servers:
-    description: MCP servers to register in the agent's own config.
-    type: list
-    elements: dict
-    default: []
-    suboptions:
-      name: {description: Entry name., type: str, default: supervise}
-      url: {description: "http(s) URL of the server (streamable HTTP).", type: str, default: ""}
-      headers: {description: HTTP headers. Never logged., type: dict, default: {}}
-      bearer_token_env_var: {description: Guest env var holding a bearer token for the server., type: str, default: ""}
-      state: {description: Whether the entry is there., type: str, default: present, choices: [present, absent]}
-  owner:
-    description: "C(user:group) owning the prompt, launcher and skills."
-    type: str
-    default: "node:node"
 extends_documentation_fragment:
+  - bot_bottle.agents.request
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode: {support: full}
@@ -81,22 +40,22 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Plan and provision a Claude Code bottle in one task
+- name: Provision a Claude Code bottle
   bot_bottle.agents.agent_provision_apply:
-    plan_options:
-      template: claude
-      state_dir: /var/lib/bot-bottle/{{ inventory_hostname }}
-      trusted_project_path: /work
+    provider: claude
+    state_dir: /var/lib/bot-bottle/{{ inventory_hostname }}
+    trusted_project_path: /work
     skills: [review]
     skills_root: "{{ playbook_dir }}/skills"
     mcp_servers:
       - url: http://host.docker.internal:8811/mcp
 
-- name: Provision the bottle from a plan computed earlier
+- name: Provision Codex for a bottle user called agent, with a prompt
   bot_bottle.agents.agent_provision_apply:
-    plan: "{{ claude_plan.plan }}"
-    skills: [review]
-    skills_root: "{{ playbook_dir }}/skills"
+    provider: codex
+    state_dir: /var/lib/bot-bottle/{{ inventory_hostname }}
+    guest_home: /home/agent
+    owner: agent:agent
     prompt_file: "{{ playbook_dir }}/prompt.md"
     mcp_servers:
       - name: supervise
@@ -106,16 +65,18 @@ EXAMPLES = r"""
 
 RETURN = r"""
 plan:
-  description: The plan that was applied (RV(bot_bottle.agents.agent_provision_plan#module:plan)); no secret values.
+  description: The desired state that was applied (RV(bot_bottle.agents.agent_provision_plan#module:plan)); no secret values.
   returned: success
   type: dict
-written:
-  description: Controller files the plan wrote (or would write, in check mode) under C(state_dir).
+controller_files:
+  description:
+    - Controller files (egress credentials) written under C(state_dir), or that would be in check mode.
+    - They do not count as a change; C(changed) comes from the bottle alone.
   returned: success
   type: list
   elements: str
 changes:
-  description: What changed in the bottle (or would, in check mode).
+  description: What changed in the bottle (or would, in check mode). Empty when the run failed.
   returned: always
   type: list
   elements: str
@@ -124,7 +85,7 @@ bottle:
   returned: success
   type: dict
   contains:
-    template: {description: The provider., type: str}
+    provider: {description: The provider., type: str}
     launcher: {description: Guest path of the launcher., type: str}
     launch: {description: "argv of the interactive, resume, headless and headless_resume starts; C({message}) marks the message.", type: dict}
     prompt_path: {description: "Guest path of the prompt, empty when the prompt is empty.", type: str}

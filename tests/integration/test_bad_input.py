@@ -6,18 +6,18 @@ import os
 from pathlib import Path
 
 import pytest
-from bottles import GUEST_HOME, role_vars, run_playbook, sh, write_inventory
+from bottles import GUEST_HOME, internal_network, role_vars, run_playbook, sh, write_inventory
 
 CLAUDE_JSON = f"{GUEST_HOME}/.claude.json"
 CODEX_TOML = f"{GUEST_HOME}/.codex/config.toml"
 
 
-def run_failing(bottle, tmp_path, overrides: dict, provider: str = "claude", env: dict | None = None,
-                controller_error: bool = True) -> str:
+def run_failing(bottle, tmp_path, overrides: dict, provider: str = "claude", env: dict | None = None) -> str:
     """Run the role with bad input; assert it failed and changed nothing anywhere.
 
-    A bad input the controller can see fails before the plan writes its state; one only the
-    bottle can show (its own config) fails before any byte in the bottle is written.
+    A bad input the controller can see fails before anything is built; one only the bottle can
+    show (its own config) fails in the bottle's dry pass, before any byte is written there or in
+    the controller's state_dir.
     """
     before = bottle.snapshot()
     host_vars = role_vars(bottle, provider, tmp_path, **overrides)
@@ -26,7 +26,7 @@ def run_failing(bottle, tmp_path, overrides: dict, provider: str = "claude", env
     assert run.rc != 0, "bad input must fail the play"
     assert bottle.snapshot() == before, "the bottle was changed by a failed run"
     state = Path(host_vars["agent_state_dir"])
-    assert not controller_error or not state.exists() or not any(state.rglob("*")), "the controller state was written by a failed run"
+    assert not state.exists() or not any(state.rglob("*")), "the controller state was written by a failed run"
     return " | ".join(run.failed_msgs()) + run.stdout[-3000:]
 
 
@@ -40,23 +40,23 @@ def test_unknown_provider(docker_claude, tmp_path):
     assert "gemini" in msg
 
 
-def test_unknown_template_in_the_plan_module(docker_claude, tmp_path):
-    """Through the shared role (the thin roles pick the provider by name)."""
+def test_unknown_provider_through_the_shared_role(docker_claude, tmp_path):
+    """Through the shared role (the thin roles pick the provider by name): the role variable is named."""
     inventory = write_inventory(tmp_path / "inventory.yml", {docker_claude.name: {
         **role_vars(docker_claude, "claude", tmp_path), "agent_provider": "gemini"}})
     playbook = tmp_path / "play.yml"
     playbook.write_text("- hosts: bottles\n  gather_facts: false\n  roles: [bot_bottle.agents.agent]\n")
     run = run_playbook(inventory, playbook=playbook)
-    assert "template: unknown provider 'gemini'; known providers: claude, codex" in run.failed_msgs()
+    assert "agent_provider: unknown provider 'gemini'; known providers: claude, codex" in run.failed_msgs()
 
 
 @pytest.mark.parametrize(
     "skills, expected",
     [
-        (["nope"], "skills: skill 'nope' not found"),
-        (["../etc"], "skills: '../etc' is not a plain skill name"),
-        (["a/b"], "skills: 'a/b' is not a plain skill name"),
-        ([".."], "skills: '..' is not a plain skill name"),
+        (["nope"], "agent_skills: skill 'nope' not found"),
+        (["../etc"], "agent_skills: '../etc' is not a plain skill name"),
+        (["a/b"], "agent_skills: 'a/b' is not a plain skill name"),
+        ([".."], "agent_skills: '..' is not a plain skill name"),
     ],
 )
 def test_bad_skills(docker_claude, tmp_path, skills, expected):
@@ -71,22 +71,22 @@ def test_skill_symlink_outside_the_root(docker_claude, tmp_path):
     (outside / "SKILL.md").write_text("---\nname: x\ndescription: x\n---\n")
     (root / "escape").symlink_to(outside)
     msg = run_failing(docker_claude, tmp_path, {"agent_skills": ["escape"], "agent_skills_root": str(root)})
-    assert "skills: skill 'escape' resolves outside skills_root" in msg
+    assert "agent_skills: skill 'escape' resolves outside skills_root" in msg
 
 
 def test_missing_prompt_file(docker_claude, tmp_path):
     msg = run_failing(docker_claude, tmp_path, {"agent_prompt_file": str(tmp_path / "missing.md")})
-    assert "prompt_file: " in msg and "does not exist" in msg
+    assert "agent_prompt_file: " in msg and "does not exist" in msg
 
 
 def test_state_dir_not_writable(docker_claude, tmp_path):
     msg = run_failing(docker_claude, tmp_path, {"agent_state_dir": "/proc/bot-bottle-state"})
-    assert "state_dir: cannot write" in msg
+    assert "agent_state_dir: /proc is not writable" in msg
 
 
 def test_state_dir_relative(docker_claude, tmp_path):
     msg = run_failing(docker_claude, tmp_path, {"agent_state_dir": "relative/state"})
-    assert "state_dir: must be an absolute path" in msg
+    assert "agent_state_dir: must be an absolute path" in msg
 
 
 @pytest.mark.parametrize("provider, path, content, expected", [
@@ -96,33 +96,35 @@ def test_state_dir_relative(docker_claude, tmp_path):
 def test_unparseable_guest_config(make_bottle, target_kind, tmp_path, provider, path, content, expected):
     bottle = make_bottle(target_kind, provider)
     bottle.exec(f"install -d -o node -g node -m 700 {GUEST_HOME}/.codex && printf '%s' '{content}' > {path}")
-    msg = run_failing(bottle, tmp_path, {}, provider=provider, controller_error=False)
+    # With a token: the controller would have a secret to write, and must not write it.
+    msg = run_failing(bottle, tmp_path, {"agent_auth_token": "sk-must-stay-unwritten"}, provider=provider)
     assert f"{path} {expected}" in msg and "left untouched" in msg
     assert bottle.read(path) == content
 
 
 def test_config_path_is_a_symlink(docker_claude, tmp_path):
     docker_claude.exec(f"echo '{{}}' > /tmp/elsewhere.json && ln -s /tmp/elsewhere.json {CLAUDE_JSON}")
-    msg = run_failing(docker_claude, tmp_path, {}, controller_error=False)
+    msg = run_failing(docker_claude, tmp_path, {"agent_auth_token": "sk-must-stay-unwritten"})
     assert f"{CLAUDE_JSON} is a symlink" in msg
     assert docker_claude.read("/tmp/elsewhere.json").strip() == "{}"
 
 
 def test_mcp_url_with_a_bad_scheme(docker_claude, tmp_path):
     msg = run_failing(docker_claude, tmp_path, {"agent_supervise_url": "ftp://example/mcp"})
-    assert "mcp_servers[supervise].url: 'ftp://example/mcp' is not an http(s) URL" in msg
+    assert "agent_supervise_url: 'ftp://example/mcp' is not an http(s) URL" in msg
 
 
 def test_duplicate_mcp_names(docker_claude, tmp_path):
     msg = run_failing(docker_claude, tmp_path, {"agent_mcp_servers": [{"name": "supervise", "url": "http://h/mcp"}]})
-    assert "mcp_servers: name 'supervise' is listed twice" in msg
+    assert "agent_mcp_servers: name 'supervise' is listed twice" in msg
 
 
 def test_forward_host_credentials_without_host_file(docker_claude, tmp_path):
     home = tmp_path / "home"
     home.mkdir()
     msg = run_failing(docker_claude, tmp_path, {"agent_forward_host_credentials": True}, env={"HOME": str(home)})
-    assert "forward_host_credentials: host credential file" in msg and "log in on the host first" in msg
+    assert "agent_forward_host_credentials: controller credential file" in msg
+    assert "log in on the controller first" in msg
 
 
 def test_bottle_unreachable(tmp_path):
@@ -139,7 +141,8 @@ def test_bottle_unreachable(tmp_path):
 
 def test_bottle_without_python(tmp_path):
     name = f"bbt-nopy-{os.getpid()}"
-    sh("docker", "run", "-d", "--name", name, "--entrypoint", "sh", "localhost/bot-bottle/claude:latest", "-c",
+    sh("docker", "run", "-d", "--name", name, "--network", internal_network(), "--entrypoint", "sh",
+       "localhost/bot-bottle/claude:latest", "-c",
        "rm -f /usr/bin/python3*; exec sleep infinity")
     try:
         inventory = write_inventory(tmp_path / "inventory.yml", {name: {

@@ -36,7 +36,7 @@ def test_demo_provisions_and_reruns_clean(provider):
         assert list(networks) == ["bot-bottle-internal"], networks
         assert sh("docker", "network", "inspect", "-f", "{{.Internal}}", "bot-bottle-internal").stdout.strip() == "true"
         printed = json.loads(first.split("--- machine-readable result")[1].split(":\n", 1)[1].split("\n---")[0])
-        assert printed["template"] == provider
+        assert printed["provider"] == provider
         assert bottle.stat(printed["launcher"]) == ("700", "node:node")
         assert bottle.read(printed["prompt_path"]) == (ROOT / "examples" / "prompt.md").read_text()
         assert printed["skills"] == [f"{printed['skills_dir']}/review"]

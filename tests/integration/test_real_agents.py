@@ -26,7 +26,7 @@ from conftest import EXAMPLES
 from fakes.mcp_server import MCP_PATH, TOOL, FakeMcpServer
 from fakes.model_api import REPLY, FakeModelApi
 
-from ansible_collections.bot_bottle.agents.plugins.module_utils.provider import PLACEHOLDER_TOKEN
+from ansible_collections.bot_bottle.agents.plugins.plugin_utils.provider import PLACEHOLDER_TOKEN
 
 # Stands in for a user's real credential: it must never reach a default-mode bottle.
 REAL_TOKEN = f"real-credential-{uuid.uuid4().hex}"

@@ -8,24 +8,24 @@ import os
 import tomllib
 
 import pytest
-from ansible_collections.bot_bottle.agents.plugins.module_utils.provider import (
-    PLACEHOLDER_TOKEN,
+from ansible_collections.bot_bottle.agents.plugins.plugin_utils.provider import PLACEHOLDER_TOKEN, get_provider
+from ansible_collections.bot_bottle.agents.plugins.plugin_utils.request import (
+    McpServer,
     ProvisionError,
-    get_provider,
+    ProvisionRequest,
 )
 
 TOKEN = "sk-ant-oat01-REAL-SECRET-VALUE"
 
 
-def draft(template, tmp_path, **kwargs):
-    kwargs.setdefault("state_dir", str(tmp_path / "state"))
-    kwargs.setdefault("host_env", {"HOME": str(tmp_path / "home")})
-    return get_provider(template).draft_plan(**kwargs)
+def plan_for(provider, tmp_path, **options):
+    options.setdefault("state_dir", str(tmp_path / "state"))
+    options.setdefault("controller_env", {"HOME": str(tmp_path / "home")})
+    return get_provider(provider).build(ProvisionRequest.from_options({"provider": provider, **options}))
 
 
 def content(plan, guest_suffix):
-    f = next(f for f in plan.files if f.guest_path.endswith(guest_suffix))
-    return base64.b64decode(f.content_b64).decode()
+    return next(f for f in plan.files if f.guest_path.endswith(guest_suffix)).content.decode()
 
 
 def no_secret_anywhere(plan, secret=TOKEN):
@@ -48,27 +48,26 @@ def test_codex_runtime():
 
 
 def test_claude_plan_removes_the_dialogs(tmp_path):
-    plan = draft("claude", tmp_path, trusted_project_path="/work/repo").plan
-    assert [d.guest_path for d in plan.dirs] == ["/home/node/.claude", "/home/node/.claude/skills"]
+    plan = plan_for("claude", tmp_path, trusted_project_path="/work/repo")
+    assert [d.guest_path for d in plan.dirs][:2] == ["/home/node/.claude", "/home/node/.claude/skills"]
     state = json.loads(content(plan, "/.claude.json"))
     assert state == {"hasCompletedOnboarding": True, "projects": {"/work/repo": {"hasTrustDialogAccepted": True}}}
     assert json.loads(content(plan, "/settings.json")) == {"skipDangerousModePermissionPrompt": True}
-    assert all(f.merge == "json" for f in plan.files), "claude rewrites these files: merge, never replace"
+    assert all(f.merge == "json" for f in plan.files if "json" in f.guest_path), "claude rewrites these: merge"
     assert plan.guest_env["IS_SANDBOX"] == "1"
-    assert plan.verify[0].argv == ("claude", "--version") and "claude" in plan.verify[0].error
+    assert plan.checks[0].argv == ("claude", "--version") and "@anthropic-ai/claude-code" in plan.checks[0].error
     assert plan.workdir == "/work/repo"
     assert plan.egress_routes == () and plan.hidden_env_names == ()
 
 
 def test_claude_auth_token_stays_on_the_controller(tmp_path):
-    d = draft("claude", tmp_path, auth_token=TOKEN)
-    plan = d.plan
+    plan = plan_for("claude", tmp_path, auth_token=TOKEN)
     assert plan.guest_env["CLAUDE_CODE_OAUTH_TOKEN"] == PLACEHOLDER_TOKEN
     assert plan.hidden_env_names == ("CLAUDE_CODE_OAUTH_TOKEN",)
     assert "CLAUDE_CODE_OAUTH_TOKEN" not in plan.env_vars
     (route,) = plan.egress_routes
     assert (route.host, route.header, route.credential_source) == ("api.anthropic.com", "Authorization", "file")
-    assert d.host_files[route.credential_path] == TOKEN.encode()
+    assert plan.controller_files[route.credential_path] == TOKEN.encode()
     assert route.credential_path.startswith(str(tmp_path / "state"))
     no_secret_anywhere(plan)
 
@@ -77,7 +76,7 @@ def test_claude_forwards_host_credentials_by_reference(tmp_path):
     creds = tmp_path / "home" / ".claude" / ".credentials.json"
     creds.parent.mkdir(parents=True)
     creds.write_text(json.dumps({"claudeAiOauth": {"accessToken": TOKEN, "refreshToken": "r"}}))
-    plan = draft("claude", tmp_path, forward_host_credentials=True).plan
+    plan = plan_for("claude", tmp_path, forward_host_credentials=True)
     (route,) = plan.egress_routes
     assert (route.credential_source, route.credential_path, route.credential_pointer) == (
         "json_file", str(creds), "/claudeAiOauth/accessToken")
@@ -85,23 +84,22 @@ def test_claude_forwards_host_credentials_by_reference(tmp_path):
 
 
 def test_claude_credentials_in_guest_is_a_secret_file(tmp_path):
-    d = draft("claude", tmp_path, auth_token=TOKEN, credentials_in_guest=True)
-    (secret,) = [f for f in d.plan.files if f.secret]
-    assert secret.mode == "600" and secret.content_b64 == ""
-    assert d.host_files[secret.host_path] == f"CLAUDE_CODE_OAUTH_TOKEN={TOKEN}\n".encode()
-    assert d.plan.env_files == (secret.guest_path,)
-    assert d.plan.egress_routes == ()
-    no_secret_anywhere(d.plan)
+    plan = plan_for("claude", tmp_path, auth_token=TOKEN, credentials_in_guest=True)
+    (secret,) = [f for f in plan.files if f.secret]
+    assert secret.mode == "600" and secret.content == f"CLAUDE_CODE_OAUTH_TOKEN={TOKEN}\n".encode()
+    assert plan.env_files == (secret.guest_path,)
+    assert plan.egress_routes == () and plan.controller_files == {}
+    no_secret_anywhere(plan)
 
 
 def test_codex_plan(tmp_path):
-    plan = draft("codex", tmp_path, trusted_project_path="/work/repo").plan
-    assert [d.guest_path for d in plan.dirs] == ["/home/node/.codex", "/home/node/.codex/skills"]
+    plan = plan_for("codex", tmp_path, trusted_project_path="/work/repo")
+    assert [d.guest_path for d in plan.dirs][:2] == ["/home/node/.codex", "/home/node/.codex/skills"]
     config = tomllib.loads(content(plan, "/config.toml"))
     assert config == {"projects": {"/work/repo": {"trust_level": "trusted"}}, "features": {"daemon_auto_start": False}}
     assert json.loads(content(plan, "/auth.json")) == {"auth_mode": "apikey", "OPENAI_API_KEY": PLACEHOLDER_TOKEN}
     assert plan.guest_env["CODEX_HOME"] == "/home/node/.codex"
-    assert plan.verify[0].argv == ("codex", "--version")
+    assert plan.checks[0].argv == ("codex", "--version")
 
 
 def test_codex_forward_host_credentials_routes_both_hosts(tmp_path):
@@ -112,7 +110,7 @@ def test_codex_forward_host_credentials_routes_both_hosts(tmp_path):
     auth.write_text(json.dumps({"auth_mode": "chatgpt", "OPENAI_API_KEY": None, "tokens": {
         "id_token": f"{header}.{claims}.SIG-SECRET", "access_token": TOKEN, "refresh_token": "REFRESH-SECRET",
         "account_id": "acct-1"}, "last_refresh": "2026-11-01T00:00:00Z"}))
-    plan = draft("codex", tmp_path, forward_host_credentials=True).plan
+    plan = plan_for("codex", tmp_path, forward_host_credentials=True)
     assert [(r.host, r.tls_passthrough, r.credential_pointer) for r in plan.egress_routes] == [
         ("api.openai.com", True, "/tokens/access_token"), ("chatgpt.com", True, "/tokens/access_token")]
     guest_auth = json.loads(content(plan, "/auth.json"))
@@ -125,8 +123,8 @@ def test_codex_forward_host_credentials_routes_both_hosts(tmp_path):
 
 @pytest.mark.parametrize("template, path", [("claude", ".claude/.credentials.json"), ("codex", ".codex/auth.json")])
 def test_forward_host_credentials_missing_file(template, path, tmp_path):
-    with pytest.raises(ProvisionError, match=f"forward_host_credentials: host credential file .*{path} does not exist"):
-        draft(template, tmp_path, forward_host_credentials=True)
+    with pytest.raises(ProvisionError, match=f"forward_host_credentials: controller credential file .*{path} does not exist"):
+        plan_for(template, tmp_path, forward_host_credentials=True)
     assert not (tmp_path / "state").exists()
 
 
@@ -136,7 +134,7 @@ def test_forward_host_credentials_unparseable(template, path, tmp_path):
     creds.parent.mkdir(parents=True)
     creds.write_text("{not json")
     with pytest.raises(ProvisionError, match="forward_host_credentials: .* cannot be read as JSON"):
-        draft(template, tmp_path, forward_host_credentials=True)
+        plan_for(template, tmp_path, forward_host_credentials=True)
 
 
 @pytest.mark.parametrize(
@@ -148,23 +146,31 @@ def test_forward_host_credentials_unparseable(template, path, tmp_path):
         ({"trusted_project_path": "work"}, "trusted_project_path: must be an absolute path"),
         ({"guest_home": "home/node"}, "guest_home: must be an absolute path"),
         ({"credentials_in_guest": True}, "credentials_in_guest: needs auth_token or forward_host_credentials"),
+        ({"owner": "agent"}, "owner: 'agent' is not 'user:group'"),
+        ({"guest_env": {"BAD NAME": "x"}}, "guest_env: 'BAD NAME' is not an environment variable name"),
+        ({"skills": ["review"]}, "skills_root: is required when skills are listed"),
+        ({"prompt_file": "/nonexistent/p.md"}, "prompt_file: /nonexistent/p.md does not exist"),
+        ({"mcp_servers": [{"name": "s", "url": "ftp://x/mcp"}]}, r"mcp_servers\[s\].url: 'ftp://x/mcp' is not an http\(s\) URL"),
+        ({"mcp_servers": [{"url": "http://a/"}, {"url": "http://b/"}]}, "mcp_servers: name 'supervise' is listed twice"),
+        ({"provider": "gemini"}, "provider: unknown provider 'gemini'; known providers: claude, codex"),
     ],
 )
 def test_bad_input_names_the_option(kwargs, message, tmp_path):
     with pytest.raises(ProvisionError, match=message):
-        draft("claude", tmp_path, **kwargs)
+        plan_for(kwargs.pop("provider", "claude"), tmp_path, **kwargs)
 
 
 def test_state_dir_not_writable(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "access", lambda path, mode: False)  # root may write anywhere
     with pytest.raises(ProvisionError, match="state_dir: .* is not writable; choose a directory you own"):
-        draft("codex", tmp_path)
+        plan_for("codex", tmp_path)
 
 
 @pytest.mark.parametrize("template, config, key", [("claude", "/home/node/.claude.json", ("mcpServers", "supervise")),
                                                    ("codex", "/home/node/.codex/config.toml", ("mcp_servers", "supervise"))])
-def test_supervise_mcp_description(template, config, key):
-    reg = get_provider(template).supervise_mcp("http://h:1/mcp", bearer_token_env_var="SUP_TOKEN")
+def test_mcp_entry_description(template, config, key):
+    server = McpServer.checked({"url": "http://h:1/mcp", "bearer_token_env_var": "SUP_TOKEN"})
+    reg = get_provider(template).mcp_entry(server, "/home/node", "node:node")
     assert (reg.config_path, reg.key_path) == (config, key)
     if template == "claude":
         assert reg.entry == {"type": "http", "url": "http://h:1/mcp", "headers": {"Authorization": "Bearer ${SUP_TOKEN}"}}

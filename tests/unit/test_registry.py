@@ -6,24 +6,24 @@ import subprocess
 import sys
 
 import pytest
-from ansible_collections.bot_bottle.agents.plugins.module_utils import provider as prov
+from ansible_collections.bot_bottle.agents.plugins.plugin_utils import provider as prov
 from conftest import COLLECTIONS
 
 
-def test_known_templates_come_from_plugin_files():
-    assert prov.known_templates() == ["claude", "codex"]
+def test_known_providers_come_from_plugin_files():
+    assert prov.known_providers() == ["claude", "codex"]
 
 
-def test_unknown_template_names_the_known_ones():
-    with pytest.raises(ValueError, match=r"template: unknown provider 'gemini'; known providers: claude, codex"):
+def test_unknown_provider_names_the_known_ones():
+    with pytest.raises(ValueError, match=r"provider: unknown provider 'gemini'; known providers: claude, codex"):
         prov.get_provider("gemini")
 
 
 def test_plugins_are_imported_only_when_asked_for():
     code = (
         "import sys\n"
-        "from ansible_collections.bot_bottle.agents.plugins.module_utils import provider\n"
-        "mods = 'ansible_collections.bot_bottle.agents.plugins.module_utils.contrib.'\n"
+        "from ansible_collections.bot_bottle.agents.plugins.plugin_utils import provider\n"
+        "mods = 'ansible_collections.bot_bottle.agents.plugins.plugin_utils.contrib.'\n"
         "assert mods + 'codex' not in sys.modules and mods + 'claude' not in sys.modules\n"
         "provider.get_provider('codex')\n"
         "assert mods + 'codex' in sys.modules and mods + 'claude' not in sys.modules\n"
@@ -37,9 +37,10 @@ def test_plugins_are_imported_only_when_asked_for():
 def test_shims(tmp_path):
     assert prov.runtime_for("claude").command == "claude"
     assert prov.runtime_for("codex").resume_args == ("resume", "--last")
-    plan = prov.agent_provision_plan("codex", state_dir=str(tmp_path / "s"))
-    assert plan.template == "codex"
-    assert (tmp_path / "s" / "codex" / "auth.json").exists(), "the shim writes the host files"
+    plan = prov.agent_provision_plan("codex", state_dir=str(tmp_path / "s"), auth_token="sk-key")
+    assert plan.provider == "codex"
+    key = tmp_path / "s" / "secrets" / "codex-api-key"
+    assert key.read_text() == "sk-key" and key.stat().st_mode & 0o777 == 0o600, "the shim writes the controller secrets"
 
 
 @pytest.mark.parametrize(

@@ -10,27 +10,25 @@ import json
 import os
 import typing as t
 
-from ansible_collections.bot_bottle.agents.plugins.module_utils.plan import (
+import tomlkit
+
+from ansible_collections.bot_bottle.agents.plugins.plugin_utils.plan import (
     MERGE_TOML,
     PROMPT_READ_FILE,
     AgentProviderRuntime,
+    ConfigEntry,
     EgressRoute,
-    McpRegistration,
 )
-from ansible_collections.bot_bottle.agents.plugins.module_utils.provider import (
-    DEFAULT_GUEST_HOME,
-    DEFAULT_MCP_NAME,
+from ansible_collections.bot_bottle.agents.plugins.plugin_utils.provider import (
     PLACEHOLDER_TOKEN,
     AgentProvider,
-    PlanParts,
-    PlanRequest,
-    ProvisionError,
-    host_home,
+    ProviderParts,
+    controller_home,
     json_bytes,
     json_pointer,
     read_json_file,
 )
-from ansible_collections.bot_bottle.agents.plugins.module_utils.tomledit import dumps_table
+from ansible_collections.bot_bottle.agents.plugins.plugin_utils.request import McpServer, ProvisionError, ProvisionRequest
 
 API_HOST = "api.openai.com"
 CHATGPT_HOST = "chatgpt.com"
@@ -42,7 +40,7 @@ _ID_CLAIMS = ("email", "https://api.openai.com/auth", "exp", "iat")
 class CodexProvider(AgentProvider):
     package = "@openai/codex"
     runtime = AgentProviderRuntime(
-        template="codex",
+        provider="codex",
         command="codex",
         image="localhost/bot-bottle/codex:latest",
         dockerfile="codex.Dockerfile",
@@ -56,63 +54,52 @@ class CodexProvider(AgentProvider):
     def config_dir(self, guest_home: str) -> str:
         return f"{guest_home}/.codex"
 
-    def add_parts(self, parts: PlanParts) -> None:
+    def add_parts(self, parts: ProviderParts) -> None:
         request = parts.request
         codex_home = self.config_dir(request.guest_home)
         # Codex keeps user settings in config.toml too: set our keys, keep the rest.
-        parts.add_file("config.toml", f"{codex_home}/config.toml", _config_keys(request).encode(), merge=MERGE_TOML)
+        parts.add_file(f"{codex_home}/config.toml", _config_keys(request), merge=MERGE_TOML)
         auth, routes, secret = _auth(request)
-        parts.add_file("auth.json", f"{codex_home}/auth.json", json_bytes(auth), secret=secret)
+        parts.add_file(f"{codex_home}/auth.json", json_bytes(auth), secret=secret)
         if request.auth_token and not request.credentials_in_guest:
             key_path = parts.add_controller_secret("codex-api-key", request.auth_token)
             routes = [EgressRoute(API_HOST, "Authorization", "file", key_path)]
         parts.egress_routes.extend(routes)
-        parts.provisioned_env["CODEX_HOME"] = codex_home
+        parts.env["CODEX_HOME"] = codex_home
 
-    def supervise_mcp(
-        self,
-        url: str,
-        guest_home: str = DEFAULT_GUEST_HOME,
-        name: str = DEFAULT_MCP_NAME,
-        headers: t.Mapping[str, str] | None = None,
-        bearer_token_env_var: str = "",
-    ) -> McpRegistration:
-        entry: dict[str, t.Any] = {"url": url}
-        if bearer_token_env_var:
-            entry["bearer_token_env_var"] = bearer_token_env_var
-        if headers:
-            entry["http_headers"] = dict(headers)
-        return McpRegistration(
-            config_path=f"{self.config_dir(guest_home)}/config.toml",
-            format="toml",
-            key_path=("mcp_servers", name),
-            entry=entry,
-        )
+    def mcp_entry(self, server: McpServer, guest_home: str, owner: str) -> ConfigEntry:
+        entry: dict[str, t.Any] = {"url": server.url}
+        if server.bearer_token_env_var:
+            entry["bearer_token_env_var"] = server.bearer_token_env_var
+        if server.headers:
+            entry["http_headers"] = dict(server.headers)
+        return ConfigEntry(f"{self.config_dir(guest_home)}/config.toml", "toml", ("mcp_servers", server.name),
+                           entry, owner)
 
 
-def _config_keys(request: PlanRequest) -> str:
+def _config_keys(request: ProvisionRequest) -> bytes:
     """The config.toml keys we own: no background daemon, and trust for the project."""
     # The interactive UI otherwise starts an app-server daemon that outlives it and keeps the
     # last thread open, so a later `codex exec resume --last` fails ("already has an active
     # writer"); a bottle runs one agent at a time and needs no daemon.
-    keys = dumps_table(("features",), {"daemon_auto_start": False})
+    keys: dict[str, t.Any] = {"features": {"daemon_auto_start": False}}
     if request.trusted_project_path:
-        keys += "\n" + dumps_table(("projects", request.trusted_project_path), {"trust_level": "trusted"})
-    return keys
+        keys["projects"] = {request.trusted_project_path: {"trust_level": "trusted"}}
+    return tomlkit.dumps(keys).encode("utf-8")
 
 
-def _auth(request: PlanRequest) -> tuple[dict[str, t.Any], list[EgressRoute], bool]:
+def _auth(request: ProvisionRequest) -> tuple[dict[str, t.Any], list[EgressRoute], bool]:
     """auth.json for the bottle, the egress routes, and whether auth.json holds a secret."""
     if request.forward_host_credentials:
         path = os.path.join(
-            request.host_env.get("CODEX_HOME") or os.path.join(host_home(request.host_env), ".codex"),
+            request.controller_env.get("CODEX_HOME") or os.path.join(controller_home(request.controller_env), ".codex"),
             "auth.json",
         )
         host_auth = read_json_file("forward_host_credentials", path)
         if not isinstance(json_pointer(host_auth, ACCESS_TOKEN_POINTER), str):
             raise ProvisionError(
                 "forward_host_credentials",
-                f"{path} has no ChatGPT tokens.access_token; run 'codex login' on the host",
+                f"{path} has no ChatGPT tokens.access_token; run 'codex login' on the controller",
             )
         if request.credentials_in_guest:
             return host_auth, [], True

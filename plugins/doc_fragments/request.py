@@ -1,0 +1,94 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) bot_bottle contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # The request for one agent in one bottle: the options agent_provision_plan and
+    # agent_provision_apply share (plugins/plugin_utils/request.py REQUEST_SPEC).
+    DOCUMENTATION = r"""
+options:
+  provider:
+    description: The agent. One file per provider in C(plugins/plugin_utils/contrib) (C(claude), C(codex)).
+    type: str
+    required: true
+  state_dir:
+    description:
+      - Absolute per-bottle directory on the controller for the credentials the egress proxy reads
+        (C(secrets/), 0700, files 0600). It must be writable. Written only after the bottle took the run.
+    type: path
+    required: true
+  dockerfile:
+    description: Dockerfile of the bottle image, for the report; defaults to the provider's own.
+    type: str
+    default: ""
+  guest_home:
+    description: Home directory of the bottle user.
+    type: str
+    default: /home/node
+  owner:
+    description:
+      - "C(user:group) of the bottle user. Every directory, file, skill and config entry the collection
+        writes gets it, and the read-only checks run as that user (with a throwaway home)."
+    type: str
+    default: "node:node"
+  guest_env:
+    description: Extra environment for the agent in the bottle; it overrides the provider's.
+    type: dict
+    default: {}
+  auth_token:
+    description:
+      - A real credential (Claude OAuth token, OpenAI API key). Kept on the controller in
+        O(state_dir)/secrets (0600) and referenced by an egress route. Never logged.
+    type: str
+    default: ""
+  forward_host_credentials:
+    description:
+      - Use the controller user's own login (C(~/.claude/.credentials.json) or
+        C(~/.codex/auth.json)) through the egress proxy. The file must exist and parse.
+    type: bool
+    default: false
+  credentials_in_guest:
+    description:
+      - Opt-in for bottles without an egress proxy. Puts the real credential in a 0600 file
+        owned by the bottle user instead of a placeholder. Its content is never printed.
+    type: bool
+    default: false
+  controller_env:
+    description:
+      - Environment used to find the controller user's logins (C(HOME), C(CLAUDE_CONFIG_DIR),
+        C(CODEX_HOME)); defaults to the controller's own.
+    type: dict
+  trusted_project_path:
+    description:
+      - Absolute path in the bottle the agent trusts without asking, and starts in. Created
+        (mode 0700, the bottle user) when missing; an existing directory is left as it is. Its parent must exist.
+    type: str
+    default: ""
+  skills:
+    description: Names of skill directories under O(skills_root). Plain names only.
+    type: list
+    elements: str
+    default: []
+  skills_root:
+    description: Controller directory holding the skills.
+    type: path
+    default: ""
+  prompt_file:
+    description: Controller file with the agent's prompt.
+    type: path
+    default: ""
+  mcp_servers:
+    description: MCP servers to register in (or remove from) the agent's own config.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name: {description: Entry name., type: str, default: supervise}
+      url: {description: "http(s) URL of the server (streamable HTTP).", type: str, default: ""}
+      headers: {description: HTTP headers. Never logged., type: dict, default: {}}
+      bearer_token_env_var: {description: Guest env var holding a bearer token for the server., type: str, default: ""}
+      state: {description: Whether the entry is there., type: str, default: present, choices: [present, absent]}
+"""

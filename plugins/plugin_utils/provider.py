@@ -1,0 +1,336 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) bot_bottle contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Provider plugins: the ``AgentProvider`` base, a lazy registry and the seed's three helpers.
+
+A provider is one file ``contrib/<name>.py`` defining ``PROVIDER``. ``AgentProvider.build``
+turns a checked request into the complete desired state of a bottle; a provider file fills in
+only what differs between agents (its runtime row, its config files and credentials, where an
+MCP entry lives) and may override the defaults here (how the prompt and a headless message
+reach the agent, which checks prove the CLI runs). Nothing outside ``contrib`` names a provider.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import importlib
+import json
+import os
+import pkgutil
+import shlex
+import typing as t
+
+from ansible_collections.bot_bottle.agents.plugins.plugin_utils import contrib
+from ansible_collections.bot_bottle.agents.plugins.plugin_utils.plan import (
+    MERGE_REPLACE,
+    MESSAGE,
+    PROMPT_APPEND_FILE,
+    PROMPT_READ_FILE,
+    AgentProviderRuntime,
+    AgentProvisionCommand,
+    AgentProvisionDir,
+    AgentProvisionFile,
+    AgentProvisionPlan,
+    AgentProvisionTree,
+    ConfigEntry,
+    EgressRoute,
+)
+from ansible_collections.bot_bottle.agents.plugins.plugin_utils.request import (
+    McpServer,
+    ProvisionError,
+    ProvisionRequest,
+    read_controller_file,
+    skill_files,
+)
+
+# Our own files in the bottle live under ~/.bot-bottle/<provider>/ (a bottle may hold several agents).
+BOTTLE_DIR = ".bot-bottle"
+# The non-secret value a bottle sees wherever a real credential would be.
+PLACEHOLDER_TOKEN = "bot-bottle-placeholder-not-a-secret"
+VARIANTS = {"interactive": (False, False), "resume": (True, False), "headless": (False, True),
+            "headless_resume": (True, True)}
+
+
+@dataclasses.dataclass
+class ProviderParts:
+    """What a provider adds to the shared state: its files, env, credentials and egress routes."""
+
+    request: ProvisionRequest
+    files: list[AgentProvisionFile] = dataclasses.field(default_factory=list)
+    env: dict[str, str] = dataclasses.field(default_factory=dict)
+    hidden_env_names: list[str] = dataclasses.field(default_factory=list)
+    egress_routes: list[EgressRoute] = dataclasses.field(default_factory=list)
+    env_files: list[str] = dataclasses.field(default_factory=list)
+    controller_files: dict[str, bytes] = dataclasses.field(default_factory=dict)
+
+    def add_file(self, guest_path: str, content: bytes, merge: str = MERGE_REPLACE, secret: bool = False) -> None:
+        """A file for the bottle user (0600), merged into what is there unless ``replace``."""
+        self.files.append(AgentProvisionFile(guest_path, content, self.request.owner, merge=merge, secret=secret))
+
+    def add_placeholder(self, env_name: str) -> None:
+        """The guest sees a placeholder where the real credential would be (hidden from summaries)."""
+        self.env[env_name] = PLACEHOLDER_TOKEN
+        self.hidden_env_names.append(env_name)
+
+    def add_controller_secret(self, name: str, secret: str) -> str:
+        """A credential the egress proxy reads on the controller (0600); returns its path."""
+        path = os.path.join(self.request.state_dir, "secrets", name)
+        self.controller_files[path] = secret.encode("utf-8")
+        return path
+
+
+class AgentProvider(abc.ABC):
+    """One agent CLI: its runtime row and what a bottle needs to run it."""
+
+    runtime: t.ClassVar[AgentProviderRuntime]
+    # The npm package that provides the CLI, named when the bottle cannot run it.
+    package: t.ClassVar[str]
+
+    # -- what every provider defines ---------------------------------------------------
+
+    @abc.abstractmethod
+    def config_dir(self, guest_home: str) -> str:
+        """The agent's own directory in the bottle (``~/.claude``, ``~/.codex``)."""
+
+    @abc.abstractmethod
+    def add_parts(self, parts: ProviderParts) -> None:
+        """Add this agent's config files, env, credentials and routes (reads, never writes)."""
+
+    @abc.abstractmethod
+    def mcp_entry(self, server: McpServer, guest_home: str, owner: str) -> ConfigEntry:
+        """Where and how an MCP server entry lives in this agent's own config."""
+
+    # -- defaults a provider may override ------------------------------------------------
+
+    def skills_dir(self, guest_home: str) -> str:
+        return f"{self.config_dir(guest_home)}/skills"
+
+    def checks(self) -> tuple[AgentProvisionCommand, ...]:
+        """Read-only commands run as the bottle user before anything is written."""
+        command = self.runtime.command
+        return (AgentProvisionCommand(
+            argv=(command, "--version"),
+            error=f"the {command} CLI does not run in the bottle: build it from the {command} image "
+                  f"(runtime dockerfile {self.runtime.dockerfile}) or install {self.package} on its PATH",
+        ),)
+
+    def prompt_args(self, prompt_path: str, resume: bool = False) -> list[str]:
+        """Arguments that hand the prompt file to the agent (none when there is no prompt)."""
+        return prompt_args(self.runtime.prompt_mode, prompt_path, list(self.runtime.resume_args) if resume else None)
+
+    def launch_argv(self, prompt_path: str, resume: bool = False, headless: bool = False) -> list[str]:
+        """The agent's argv; with ``headless`` the message slot ``{message}`` is in it."""
+        rt = self.runtime
+        argv = [rt.command, *(rt.headless_args if headless else ()), *(rt.resume_args if resume else ()),
+                *rt.bypass_args]
+        prompt = self.prompt_args(prompt_path, resume)
+        if not headless:
+            return argv + prompt
+        if rt.prompt_mode == PROMPT_READ_FILE and prompt:
+            # One positional message: the prompt instruction, then the user's text.
+            return argv + [f"{prompt[0]}\n\n{MESSAGE}"]
+        return argv + prompt + [MESSAGE]
+
+    # -- the complete desired state --------------------------------------------------------
+
+    def build(self, request: ProvisionRequest) -> AgentProvisionPlan:
+        """Everything the bottle needs for this agent; reads controller files, writes nothing."""
+        home, owner, name = request.guest_home, request.owner, self.runtime.provider
+        parts = ProviderParts(request)
+        self.add_parts(parts)
+        own_dir = f"{home}/{BOTTLE_DIR}/{name}"
+        prompt = read_controller_file("prompt_file", request.prompt_file) if request.prompt_file else b""
+        prompt_path = f"{own_dir}/prompt.md" if prompt.strip() else ""
+        launch = {v: tuple(self.launch_argv(prompt_path, *flags)) for v, flags in VARIANTS.items()}
+        guest_env = {"HOME": home, **parts.env, **request.guest_env}
+        workdir = request.trusted_project_path or home
+        launcher = render_launcher(name, guest_env, parts.env_files, workdir, launch)
+        dirs = [AgentProvisionDir(p, "700", owner) for p in (
+            self.config_dir(home), self.skills_dir(home), f"{home}/{BOTTLE_DIR}", own_dir)]
+        if request.trusted_project_path:
+            dirs.append(AgentProvisionDir(request.trusted_project_path, "700", owner, create_only=True))
+        return AgentProvisionPlan(
+            provider=name,
+            runtime=self.runtime,
+            dockerfile=request.dockerfile or self.runtime.dockerfile,
+            guest_home=home,
+            owner=owner,
+            skills_dir=self.skills_dir(home),
+            workdir=workdir,
+            launcher=f"{own_dir}/launch",
+            prompt_path=prompt_path,
+            guest_env=guest_env,
+            hidden_env_names=tuple(parts.hidden_env_names),
+            env_files=tuple(parts.env_files),
+            launch=launch,
+            dirs=tuple(dirs),
+            files=(*parts.files,
+                   # Always placed, so its path exists; the launch argv names it only when not empty.
+                   AgentProvisionFile(f"{own_dir}/prompt.md", prompt, owner),
+                   AgentProvisionFile(f"{own_dir}/launch", launcher.encode("utf-8"), owner, mode="700")),
+            checks=self.checks(),
+            trees=tuple(AgentProvisionTree(f"{self.skills_dir(home)}/{skill}", owner,
+                                           skill_files(request.skills_root, skill)) for skill in request.skills),
+            config_entries=tuple(self.mcp_entry(s, home, owner) if s.state == "present"
+                                 else dataclasses.replace(self.mcp_entry(s, home, owner), entry=None)
+                                 for s in request.mcp_servers),
+            egress_routes=tuple(parts.egress_routes),
+            controller_files=dict(parts.controller_files),
+        )
+
+
+def render_launcher(provider: str, guest_env: t.Mapping[str, str], env_files: t.Sequence[str], workdir: str,
+                    launch: t.Mapping[str, t.Sequence[str]]) -> str:
+    """A POSIX sh script that starts the agent with its guest env and arguments."""
+    exports = "\n".join(f"export {name}={shlex.quote(value)}" for name, value in sorted(guest_env.items()))
+    sources = "\n".join(
+        f"if [ -r {shlex.quote(path)} ]; then set -a; . {shlex.quote(path)}; set +a; fi" for path in env_files
+    )
+    return f"""#!/bin/sh
+# Generated by bot_bottle.agents for the {provider} agent. Do not edit: reprovision.
+# Usage: launch [--resume] [--headless MESSAGE] [AGENT ARGS...]
+set -eu
+{exports}
+{sources}
+resume=0
+headless=0
+message=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --resume) resume=1; shift ;;
+    --headless) headless=1; message=${{2:?--headless needs a message}}; shift 2 ;;
+    *) break ;;
+  esac
+done
+cd {shlex.quote(workdir)}
+case "$resume$headless" in
+  00) exec {_shell_words(launch["interactive"])} "$@" ;;
+  10) exec {_shell_words(launch["resume"])} "$@" ;;
+  01) exec {_shell_words(launch["headless"])} "$@" ;;
+  11) exec {_shell_words(launch["headless_resume"])} "$@" ;;
+esac
+"""
+
+
+def _shell_words(argv: t.Sequence[str]) -> str:
+    words = []
+    for arg in argv:
+        if MESSAGE in arg:
+            before, after = arg.partition(MESSAGE)[::2]
+            words.append(f'{shlex.quote(before) if before else ""}"$message"{shlex.quote(after) if after else ""}')
+        else:
+            words.append(shlex.quote(arg))
+    return " ".join(words)
+
+
+# -- registry ---------------------------------------------------------------------------------
+
+
+def known_providers() -> list[str]:
+    """Providers available, one per ``contrib`` file (nothing is imported)."""
+    return sorted(m.name for m in pkgutil.iter_modules(contrib.__path__) if not m.name.startswith("_"))
+
+
+_cache: dict[str, AgentProvider] = {}
+
+
+def get_provider(template: str) -> AgentProvider:
+    """The provider named ``template``, importing its plugin file on first use."""
+    if template in _cache:
+        return _cache[template]
+    known = known_providers()
+    if template not in known:
+        raise ProvisionError("provider", f"unknown provider {template!r}; known providers: {', '.join(known)}")
+    plugin = importlib.import_module(f"{contrib.__name__}.{template}")
+    provider = getattr(plugin, "PROVIDER", None)
+    if not isinstance(provider, AgentProvider):
+        raise ProvisionError("provider", f"plugin {template!r} defines no PROVIDER")
+    _cache[template] = provider
+    return provider
+
+
+def write_controller_files(files: t.Mapping[str, bytes], check_mode: bool = False) -> list[str]:
+    """Write each changed controller file atomically (0600, dirs 0700); return the changed paths."""
+    changed = [path for path, data in sorted(files.items()) if _read_or_none(path) != data]
+    if not check_mode:
+        for path in changed:
+            try:
+                os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+                tmp = f"{path}.tmp-{os.getpid()}"
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(files[path])
+                os.replace(tmp, path)
+            except OSError as exc:
+                raise ProvisionError("state_dir", f"cannot write {exc.filename}: {exc.strerror}") from None
+    return changed
+
+
+def _read_or_none(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
+# -- the seed's helpers -------------------------------------------------------------------------
+
+
+def runtime_for(template: str) -> AgentProviderRuntime:
+    return get_provider(template).runtime
+
+
+def agent_provision_plan(template: str, **options: t.Any) -> AgentProvisionPlan:
+    """The plan of ``template`` for the request ``options``; writes its controller-held secrets."""
+    plan = get_provider(template).build(ProvisionRequest.from_options({**options, "provider": template}))
+    write_controller_files(plan.controller_files)
+    return plan
+
+
+def prompt_args(prompt_mode: str, prompt_path: str, argv: t.Sequence[str] | None = None) -> list[str]:
+    """Arguments that hand the prompt file at ``prompt_path`` to the agent."""
+    if prompt_mode not in (PROMPT_APPEND_FILE, PROMPT_READ_FILE):
+        raise ValueError(f"prompt_mode: unknown mode {prompt_mode!r}; use {PROMPT_APPEND_FILE} or {PROMPT_READ_FILE}")
+    if not prompt_path:
+        return []
+    if prompt_mode == PROMPT_APPEND_FILE:
+        return ["--append-system-prompt-file", prompt_path]
+    # A resumed session already read the prompt; a new positional message would be taken
+    # as the resume target or a fresh turn.
+    if argv is not None and "resume" in argv:
+        return []
+    return [f"Read and follow the instructions in {prompt_path}."]
+
+
+# -- helpers for provider files ------------------------------------------------------------------
+
+
+def read_json_file(option: str, path: str) -> dict[str, t.Any]:
+    """A controller credential file as a JSON object, or a ProvisionError saying what to fix."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except FileNotFoundError:
+        raise ProvisionError(option, f"controller credential file {path} does not exist; log in on the controller first") from None
+    except (OSError, ValueError) as exc:
+        raise ProvisionError(option, f"controller credential file {path} cannot be read as JSON ({type(exc).__name__})") from None
+    if not isinstance(data, dict):
+        raise ProvisionError(option, f"controller credential file {path} is not a JSON object")
+    return data
+
+
+def json_pointer(data: t.Any, pointer: str) -> t.Any:
+    for part in pointer.strip("/").split("/"):
+        data = data.get(part) if isinstance(data, dict) else None
+    return data
+
+
+def json_bytes(data: t.Any) -> bytes:
+    """Stable JSON for generated files: same data, same bytes (so 'changed' is honest)."""
+    return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
+def controller_home(controller_env: t.Mapping[str, str]) -> str:
+    return controller_env.get("HOME") or os.path.expanduser("~")

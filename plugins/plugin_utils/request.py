@@ -1,0 +1,286 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) bot_bottle contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one validated request for a bottle: every option checked once, here, before any write.
+
+``REQUEST_SPEC`` is the argument spec both planning modules share (their docs come from the
+``bot_bottle.agents.request`` doc fragment). ``ProvisionRequest.from_options`` turns checked
+arguments into the request a provider builds from; a ``ProvisionError`` names the option to fix,
+and ``role_variable`` turns that into the role variable a role user set.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tempfile
+import typing as t
+import urllib.parse
+
+DEFAULT_GUEST_HOME = "/home/node"
+DEFAULT_OWNER = "node:node"
+DEFAULT_MCP_NAME = "supervise"
+
+_PLAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_MCP_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+_OWNER = re.compile(r"^[a-z_][a-z0-9_.-]*:[a-z_][a-z0-9_.-]*$", re.IGNORECASE)
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class ProvisionError(ValueError):
+    """Bad input; ``option`` names the option the user must fix (``mcp_servers[x].url`` for parts)."""
+
+    def __init__(self, option: str, message: str) -> None:
+        super().__init__(f"{option}: {message}")
+        self.option = option
+        self.detail = message
+
+
+MCP_SERVER_SPEC = dict(
+    name=dict(type="str", default=DEFAULT_MCP_NAME),
+    url=dict(type="str", default=""),
+    headers=dict(type="dict", default={}, no_log=True),
+    bearer_token_env_var=dict(type="str", default="", no_log=False),
+    state=dict(type="str", default="present", choices=["present", "absent"]),
+)
+
+REQUEST_SPEC = dict(
+    provider=dict(type="str", required=True),
+    state_dir=dict(type="path", required=True),
+    dockerfile=dict(type="str", default=""),
+    guest_home=dict(type="str", default=DEFAULT_GUEST_HOME),
+    owner=dict(type="str", default=DEFAULT_OWNER),
+    guest_env=dict(type="dict", default={}),
+    auth_token=dict(type="str", default="", no_log=True),
+    forward_host_credentials=dict(type="bool", default=False),
+    credentials_in_guest=dict(type="bool", default=False),
+    controller_env=dict(type="dict"),
+    trusted_project_path=dict(type="str", default=""),
+    skills=dict(type="list", elements="str", default=[]),
+    skills_root=dict(type="path", default=""),
+    prompt_file=dict(type="path", default=""),
+    mcp_servers=dict(type="list", elements="dict", default=[], options=MCP_SERVER_SPEC),
+)
+
+# What a role user set for each option (the agent role passes them through under these names).
+ROLE_VARIABLES = {name: f"agent_{name}" for name in REQUEST_SPEC}
+ROLE_VARIABLES.update(
+    {"mcp_servers[supervise].url": "agent_supervise_url", "mcp_servers[supervise].headers": "agent_supervise_headers"}
+)
+
+
+def role_variable(option: str) -> str:
+    """The role variable behind a module option: ``skills`` -> ``agent_skills``."""
+    if option in ROLE_VARIABLES:
+        return ROLE_VARIABLES[option]
+    base = re.split(r"[\[.]", option, maxsplit=1)[0]
+    return ROLE_VARIABLES.get(base, base) + option[len(base):]
+
+
+@dataclasses.dataclass(frozen=True)
+class McpServer:
+    """An MCP server the agent should (``present``) or should no longer (``absent``) know."""
+
+    name: str
+    url: str = ""
+    headers: t.Mapping[str, str] = dataclasses.field(default_factory=dict, repr=False)
+    bearer_token_env_var: str = ""
+    state: str = "present"
+
+    @classmethod
+    def checked(cls, data: t.Mapping[str, t.Any], option: str = "") -> "McpServer":
+        """The server described by ``data``; errors name ``option[name].field`` (``field`` alone without option)."""
+        name = data.get("name") or DEFAULT_MCP_NAME
+
+        def label(field: str) -> str:
+            return f"{option}[{name}].{field}" if option else field
+
+        if not _MCP_NAME.match(name):
+            raise ProvisionError(option or "name", f"name {name!r} must be letters, digits, '_' or '-'")
+        server = cls(name, data.get("url") or "", dict(data.get("headers") or {}),
+                     data.get("bearer_token_env_var") or "", data.get("state") or "present")
+        if server.state == "present":
+            check_url(label("url"), server.url)
+        if server.bearer_token_env_var and not _ENV_NAME.match(server.bearer_token_env_var):
+            raise ProvisionError(label("bearer_token_env_var"),
+                                 f"{server.bearer_token_env_var!r} is not an environment variable name")
+        return server
+
+
+@dataclasses.dataclass(frozen=True)
+class ProvisionRequest:
+    """What the user asked for one agent in one bottle, checked."""
+
+    provider: str
+    state_dir: str
+    dockerfile: str = ""
+    guest_home: str = DEFAULT_GUEST_HOME
+    owner: str = DEFAULT_OWNER
+    guest_env: t.Mapping[str, str] = dataclasses.field(default_factory=dict)
+    auth_token: str = dataclasses.field(default="", repr=False)
+    forward_host_credentials: bool = False
+    credentials_in_guest: bool = False
+    # Where the controller user's own logins are found (HOME, CLAUDE_CONFIG_DIR, CODEX_HOME).
+    controller_env: t.Mapping[str, str] = dataclasses.field(default_factory=dict, repr=False)
+    trusted_project_path: str = ""
+    skills: tuple[str, ...] = ()
+    skills_root: str = ""
+    prompt_file: str = ""
+    mcp_servers: tuple[McpServer, ...] = ()
+
+    @property
+    def user(self) -> str:
+        return self.owner.partition(":")[0]
+
+    @classmethod
+    def from_options(cls, options: t.Mapping[str, t.Any]) -> "ProvisionRequest":
+        """Check every option (module argument types already applied) and build the request."""
+        from ansible_collections.bot_bottle.agents.plugins.plugin_utils.provider import known_providers
+
+        provider = options["provider"]
+        if provider not in known_providers():
+            raise ProvisionError(
+                "provider", f"unknown provider {provider!r}; known providers: {', '.join(known_providers())}"
+            )
+        owner = checked_owner(options.get("owner") or DEFAULT_OWNER)
+        controller_env = options.get("controller_env")
+        request = cls(
+            provider=provider,
+            state_dir=_checked_state_dir(options.get("state_dir") or ""),
+            dockerfile=options.get("dockerfile") or "",
+            guest_home=_checked_abs("guest_home", options.get("guest_home") or DEFAULT_GUEST_HOME),
+            owner=owner,
+            guest_env=_checked_env(options.get("guest_env") or {}),
+            auth_token=options.get("auth_token") or "",
+            forward_host_credentials=bool(options.get("forward_host_credentials")),
+            credentials_in_guest=bool(options.get("credentials_in_guest")),
+            controller_env=dict(os.environ if controller_env is None else controller_env),
+            trusted_project_path=(
+                _checked_abs("trusted_project_path", options["trusted_project_path"])
+                if options.get("trusted_project_path") else ""
+            ),
+            skills=tuple(dict.fromkeys(options.get("skills") or ())),
+            skills_root=options.get("skills_root") or "",
+            prompt_file=options.get("prompt_file") or "",
+            mcp_servers=_checked_mcp_servers(options.get("mcp_servers") or ()),
+        )
+        if request.credentials_in_guest and not (request.auth_token or request.forward_host_credentials):
+            raise ProvisionError(
+                "credentials_in_guest", "needs auth_token or forward_host_credentials: there is no credential to place"
+            )
+        if request.prompt_file and not os.path.isfile(request.prompt_file):
+            raise ProvisionError("prompt_file", f"{request.prompt_file} does not exist or is not a file on the controller")
+        for name in request.skills:
+            skill_files(request.skills_root, name)
+        return request
+
+
+def checked_owner(owner: str) -> str:
+    if not _OWNER.match(owner or ""):
+        raise ProvisionError("owner", f"{owner!r} is not 'user:group' (e.g. node:node)")
+    return owner
+
+
+def error_result(task: t.Any, exc: ProvisionError) -> dict[str, t.Any]:
+    """A failed task result naming what the user set: the role variable when the agent role ran it."""
+    option = role_variable(exc.option) if _through_agent_role(task) else exc.option
+    return {"failed": True, "msg": f"{option}: {exc.detail}", "option": option}
+
+
+_COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _through_agent_role(task: t.Any) -> bool:
+    role_path = getattr(getattr(task, "_role", None), "_role_path", "") or ""
+    return bool(role_path) and os.path.realpath(role_path) == os.path.realpath(
+        os.path.join(_COLLECTION_ROOT, "roles", "agent"))
+
+
+def check_url(option: str, url: str) -> None:
+    parsed = urllib.parse.urlparse(url or "")
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ProvisionError(option, f"{url!r} is not an http(s) URL; use e.g. http://host.docker.internal:8811/mcp")
+
+
+def _checked_mcp_servers(servers: t.Iterable[t.Mapping[str, t.Any]]) -> tuple[McpServer, ...]:
+    checked: dict[str, McpServer] = {}
+    for data in servers:
+        server = McpServer.checked(data, "mcp_servers")
+        if server.name in checked:
+            raise ProvisionError("mcp_servers", f"name {server.name!r} is listed twice; give each server its own name")
+        checked[server.name] = server
+    return tuple(checked.values())
+
+
+def _checked_env(env: t.Mapping[str, t.Any]) -> dict[str, str]:
+    for name in env:
+        if not _ENV_NAME.match(str(name)):
+            raise ProvisionError("guest_env", f"{name!r} is not an environment variable name")
+    return {str(k): str(v) for k, v in env.items()}
+
+
+def _checked_abs(option: str, path: str) -> str:
+    if not path or not os.path.isabs(path):
+        raise ProvisionError(option, f"must be an absolute path, got {path!r}")
+    return os.path.normpath(path)
+
+
+def _checked_state_dir(state_dir: str) -> str:
+    if not state_dir:
+        raise ProvisionError("state_dir", "is required: a per-bottle directory on the controller")
+    path = _checked_abs("state_dir", state_dir)
+    existing = path
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise ProvisionError("state_dir", f"{existing} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK) or not _can_create_in(existing):
+        raise ProvisionError("state_dir", f"{existing} is not writable; choose a directory you own")
+    return path
+
+
+def _can_create_in(directory: str) -> bool:
+    """Whether a directory can really be created there (root passes os.access on /proc too)."""
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".bot-bottle-probe-", dir=directory))
+    except OSError:
+        return False
+    return True
+
+
+# -- controller files the request names -----------------------------------------------------
+
+
+def read_controller_file(option: str, path: str) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise ProvisionError(option, f"cannot read {path} on the controller ({exc.strerror})") from None
+
+
+def skill_files(skills_root: str, name: str) -> dict[str, tuple[bytes, str]]:
+    """The files of one skill directory (relative path -> content, mode), kept inside ``skills_root``."""
+    if not _PLAIN_NAME.match(name) or name in (".", ".."):
+        raise ProvisionError("skills", f"{name!r} is not a plain skill name (letters, digits, . _ -; no '/' or '..')")
+    if not skills_root:
+        raise ProvisionError("skills_root", "is required when skills are listed: the controller directory holding them")
+    root = os.path.realpath(skills_root)
+    skill_dir = os.path.realpath(os.path.join(skills_root, name))
+    if os.path.dirname(skill_dir) != root:
+        raise ProvisionError("skills", f"skill {name!r} resolves outside skills_root {skills_root} (symlink?)")
+    if not os.path.isdir(skill_dir):
+        raise ProvisionError("skills", f"skill {name!r} not found: {skill_dir} is not a directory under skills_root")
+    if not os.path.isfile(os.path.join(skill_dir, "SKILL.md")):
+        raise ProvisionError("skills", f"skill {name!r} has no SKILL.md in {skill_dir}")
+    files: dict[str, tuple[bytes, str]] = {}
+    for dirpath, _dirs, filenames in os.walk(skill_dir, followlinks=False):
+        for filename in filenames:
+            full = os.path.join(dirpath, filename)
+            real = os.path.realpath(full)
+            if not real.startswith(skill_dir + os.sep):
+                raise ProvisionError("skills", f"{full} in skill {name!r} links outside the skill directory")
+            mode = "700" if os.access(real, os.X_OK) else "600"
+            files[os.path.relpath(full, skill_dir)] = (read_controller_file("skills", real), mode)
+    return files
