@@ -158,3 +158,18 @@ def test_json_render_keeps_order_and_other_keys():
     out = json.loads(ce.dumps_json(ce.apply_ops(data, [("entry", ("mcpServers", "supervise"), {"type": "http"})])))
     assert list(out) == ["z", "mcpServers", "a"]
     assert out["mcpServers"] == {"mine": {"type": "stdio"}, "supervise": {"type": "http"}}
+
+
+def test_an_array_of_tables_between_split_tables_stays_where_it_is():
+    text = ('[mcp_servers.mine]\nurl = "m"\n[[profiles]]\nname = "a"\n[profiles.env]\nK = "v"\n'
+            '[mcp_servers.supervise]\nurl = "old"\n[[profiles]]\nname = "b"\n[features]\nq = 1\n')
+    for ops in ((OWNED, ENTRY), (REMOVE,)):
+        out = edit(text, *ops)
+        assert tomllib.loads(out) == expected(text, *ops)
+        assert '[[profiles]]\nname = "a"\n[profiles.env]\nK = "v"\n' in out and '[[profiles]]\nname = "b"\n' in out
+        assert out.index("[mcp_servers.mine]") < out.index('name = "a"') < out.index('name = "b"') < out.index("[features]")
+
+
+def test_header_lines_inside_strings_and_arrays_are_not_headers():
+    text = 'a = """\n[[x]]\n"""\nb = [\n[1, 2],\n]\nc = \'\'\'\n[y]\'\'\'\n[[real]]\nk = 1\n[t]\n'
+    assert [line for _, line in tomlconfig._headers(text)] == ["[[real]]\n", "[t]\n"]
