@@ -44,6 +44,13 @@ options:
         O(state_dir)/secrets (0600) and referenced by an egress route. Never logged.
     type: str
     default: ""
+  auth_kind:
+    description:
+      - "What O(auth_token) is. C(auto) tells by its prefix (Claude - C(sk-ant-api) is an Anthropic API key sent
+        as C(x-api-key) from C(ANTHROPIC_API_KEY); anything else an OAuth token sent as C(Authorization: Bearer))."
+    type: str
+    default: auto
+    choices: [auto, oauth, api_key]
   forward_host_credentials:
     description:
       - Use the controller user's own login (C(~/.claude/.credentials.json) or
@@ -91,4 +98,18 @@ options:
       headers: {description: HTTP headers. Never logged., type: dict, default: {}}
       bearer_token_env_var: {description: Guest env var holding a bearer token for the server., type: str, default: ""}
       state: {description: Whether the entry is there., type: str, default: present, choices: [present, absent]}
+  egress:
+    description:
+      - The egress proxy the bottle goes out through - the M(bot_bottle.agents.egress) role's C(egress_proxy) fact
+        (C(dir), and C(url) or C(docker_url) / C(published_url) - the proxy as the bottle reaches it).
+      - The bottle gets proxy variables with its own proxy credentials and trusts the proxy's CA; its egress
+        routes and O(egress_allow) are registered in C(dir)/bottles/ (put back as they were if the run fails),
+        and a TLS handshake through the proxy for each route host is checked from the bottle before any write.
+    type: dict
+    default: {}
+  egress_allow:
+    description: Hosts the bottle may reach through the proxy besides its API hosts (names, C(*.suffix)).
+    type: list
+    elements: str
+    default: []
 """

@@ -135,8 +135,9 @@ class EgressRoute(_Report):
     header: str
     credential_source: str
     credential_path: str
+    # What goes before the secret in the header: "Bearer " for Authorization, "" for key headers.
+    value_prefix: str
     credential_pointer: str = ""
-    value_prefix: str = "Bearer "
     # A DLP proxy chained after ours must pass this host through without TLS interception.
     tls_passthrough: bool = False
 
@@ -169,6 +170,14 @@ class AgentProvisionPlan(_Report):
     # Credentials the egress proxy reads on the controller: path -> content, written only after
     # the bottle took the run (never in a report).
     controller_files: t.Mapping[str, bytes] = dataclasses.field(repr=False, default_factory=dict)
+    # The bottle's registration with its egress proxy (path, content): in place before the bottle's
+    # checks go through the proxy, put back as it was if the bottle refuses the run.
+    egress_registration: tuple[str, bytes] | None = dataclasses.field(repr=False, default=None)
+    # Strings no report may show (the bottle's proxy password, in its proxy URL and checks).
+    redactions: tuple[str, ...] = dataclasses.field(repr=False, default=())
+
+    def to_dict(self) -> dict[str, t.Any]:
+        return _redacted(super().to_dict(), self.redactions)
 
     @property
     def env_vars(self) -> tuple[str, ...]:
@@ -205,6 +214,18 @@ class AgentProvisionPlan(_Report):
                                  for rel, (data, mode) in sorted(tree.files.items())]} for tree in self.trees],
             "config_entries": [config_entry_args(e) for e in self.config_entries],
         }
+
+
+def _redacted(value: t.Any, secrets: t.Sequence[str]) -> t.Any:
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, "********")
+        return value
+    if isinstance(value, list):
+        return [_redacted(v, secrets) for v in value]
+    if isinstance(value, dict):
+        return {k: _redacted(v, secrets) for k, v in value.items()}
+    return value
 
 
 def config_entry_args(entry: ConfigEntry) -> dict[str, t.Any]:

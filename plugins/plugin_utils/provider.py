@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import hashlib
 import importlib
 import json
 import os
 import pkgutil
 import shlex
 import typing as t
+import urllib.parse
 
 from ansible_collections.bot_bottle.agents.plugins.plugin_utils import contrib
 from ansible_collections.bot_bottle.agents.plugins.plugin_utils.plan import (
@@ -37,6 +39,7 @@ from ansible_collections.bot_bottle.agents.plugins.plugin_utils.plan import (
     EgressRoute,
 )
 from ansible_collections.bot_bottle.agents.plugins.plugin_utils.request import (
+    Egress,
     McpServer,
     ProvisionError,
     ProvisionRequest,
@@ -86,6 +89,10 @@ class AgentProvider(abc.ABC):
     runtime: t.ClassVar[AgentProviderRuntime]
     # The npm package that provides the CLI, named when the bottle cannot run it.
     package: t.ClassVar[str]
+    # Env names through which the CLI trusts an extra CA file (the egress proxy's): each is set to
+    # the CA's path in the bottle. Only the proxy's route hosts are intercepted, so tools the
+    # agent runs against other allowed hosts keep the system store.
+    ca_env_names: t.ClassVar[tuple[str, ...]] = ()
 
     # -- what every provider defines ---------------------------------------------------
 
@@ -143,6 +150,14 @@ class AgentProvider(abc.ABC):
         prompt = read_controller_file("prompt_file", request.prompt_file) if request.prompt_file else b""
         prompt_path = f"{own_dir}/prompt.md" if prompt.strip() else ""
         launch = {v: tuple(self.launch_argv(prompt_path, *flags)) for v, flags in VARIANTS.items()}
+        egress = request.egress
+        egress_files, registration, checks = (), None, self.checks()
+        if egress is not None:
+            ca_path = f"{own_dir}/egress-ca.pem"
+            parts.env.update(egress_env(egress, ca_path, self.ca_env_names, request.mcp_servers))
+            egress_files = (AgentProvisionFile(ca_path, egress.ca_pem, owner),)
+            registration = (egress.registration_path, egress_registration(egress, parts.egress_routes))
+            checks += egress_checks(egress, parts.egress_routes)
         guest_env = {"HOME": home, **parts.env, **request.guest_env}
         workdir = request.trusted_project_path or home
         launcher = render_launcher(name, guest_env, parts.env_files, workdir, launch)
@@ -165,11 +180,11 @@ class AgentProvider(abc.ABC):
             env_files=tuple(parts.env_files),
             launch=launch,
             dirs=tuple(dirs),
-            files=(*parts.files,
+            files=(*parts.files, *egress_files,
                    # Always placed, so its path exists; the launch argv names it only when not empty.
                    AgentProvisionFile(f"{own_dir}/prompt.md", prompt, owner),
                    AgentProvisionFile(f"{own_dir}/launch", launcher.encode("utf-8"), owner, mode="700")),
-            checks=self.checks(),
+            checks=checks,
             trees=tuple(AgentProvisionTree(f"{self.skills_dir(home)}/{skill}", owner,
                                            skill_files(request.skills_root, skill)) for skill in request.skills),
             config_entries=tuple(self.mcp_entry(s, home, owner) if s.state == "present"
@@ -177,7 +192,73 @@ class AgentProvider(abc.ABC):
                                  for s in request.mcp_servers),
             egress_routes=tuple(parts.egress_routes),
             controller_files=dict(parts.controller_files),
+            egress_registration=registration,
+            redactions=(egress.password,) if egress else (),
         )
+
+
+def egress_env(egress: Egress, ca_path: str, ca_env_names: t.Sequence[str],
+               mcp_servers: t.Sequence[McpServer]) -> dict[str, str]:
+    """Proxy variables (both spellings: tools read one or the other) and the CA for the CLI."""
+    hosts = ["localhost", "127.0.0.1", "::1"]
+    # MCP servers are the operator's own services next to the bottle, not the outside.
+    hosts += [urllib.parse.urlparse(s.url).hostname or "" for s in mcp_servers if s.state == "present"]
+    no_proxy = ",".join(h for h in dict.fromkeys(hosts) if h)
+    env = {name: egress.proxy_url for name in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy")}
+    env.update(NO_PROXY=no_proxy, no_proxy=no_proxy)
+    env.update({name: ca_path for name in ca_env_names})
+    return env
+
+
+def egress_registration(egress: Egress, routes: t.Sequence[EgressRoute]) -> bytes:
+    """The bottle's file in the proxy's ``bottles/``: who it is, where it may go, what gets injected."""
+    return json_bytes({
+        "proxy_password_sha256": hashlib.sha256(egress.password.encode()).hexdigest(),
+        "allow": list(egress.allow),
+        "routes": [route.to_dict() for route in routes],
+    })
+
+
+# Run in the bottle as its user: CONNECT through the proxy to each route host and verify the
+# TLS handshake against the proxy's CA alone. The proxy answers it itself (it connects upstream
+# only for a request), so this proves reachability, the proxy credentials and CA trust before
+# anything is written; without it the CLIs hang retrying instead of failing.
+_TLS_CHECK = """
+import base64, socket, ssl, sys
+host, port, user, password, ca = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+auth = base64.b64encode(f"{user}:{password}".encode()).decode()
+for target in sys.argv[6:]:
+    sock = socket.create_connection((host, port), timeout=15)
+    sock.sendall(f"CONNECT {target}:443 HTTP/1.1\\r\\nHost: {target}:443\\r\\n"
+                 f"Proxy-Authorization: Basic {auth}\\r\\n\\r\\n".encode())
+    reply = b""
+    while b"\\r\\n\\r\\n" not in reply:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        reply += chunk
+    status = reply.split(b"\\r\\n", 1)[0].decode("latin-1")
+    if " 200" not in status:
+        sys.exit(f"{target}: the proxy answered {status!r}")
+    try:
+        ssl.create_default_context(cadata=ca).wrap_socket(sock, server_hostname=target).close()
+    except ssl.SSLError as exc:
+        sys.exit(f"{target}: TLS through the proxy does not verify with its CA ({exc.reason})")
+"""
+
+
+def egress_checks(egress: Egress, routes: t.Sequence[EgressRoute]) -> tuple[AgentProvisionCommand, ...]:
+    hosts = list(dict.fromkeys(route.host for route in routes))
+    if not hosts:
+        return ()
+    host, port = egress.host_port
+    return (AgentProvisionCommand(
+        argv=("python3", "-c", _TLS_CHECK, host, str(port), egress.bottle, egress.password,
+              egress.ca_pem.decode("ascii"), *hosts),
+        error=f"the bottle cannot reach {', '.join(hosts)} through the egress proxy {egress.url} with the "
+              f"proxy's CA: check that the proxy runs (bot_bottle.agents.egress) and that the bottle "
+              f"reaches {host}:{port}",
+    ),)
 
 
 def render_launcher(provider: str, guest_env: t.Mapping[str, str], env_files: t.Sequence[str], workdir: str,
@@ -265,6 +346,40 @@ def write_controller_files(files: t.Mapping[str, bytes], check_mode: bool = Fals
             except OSError as exc:
                 raise ProvisionError("state_dir", f"cannot write {exc.filename}: {exc.strerror}") from None
     return changed
+
+
+class Registration:
+    """A controller file written now and put back as it was on ``restore`` (a refused run)."""
+
+    def __init__(self, path: str = "", previous: bytes | None = None, written: bool = False) -> None:
+        self.path, self.previous, self.written = path, previous, written
+
+    def changed(self) -> list[str]:
+        return [self.path] if self.written else []
+
+    def restore(self) -> None:
+        if not self.written:
+            return
+        if self.previous is None:
+            os.unlink(self.path)
+        else:
+            write_controller_files({self.path: self.previous})
+        self.written = False
+
+
+def register_with_egress(registration: tuple[str, bytes] | None) -> Registration:
+    """Put the bottle's registration in its egress proxy's ``bottles/`` (atomic; the proxy reloads)."""
+    if registration is None:
+        return Registration()
+    path, content = registration
+    previous = _read_or_none(path)
+    if previous == content:
+        return Registration(path, previous)
+    try:
+        write_controller_files({path: content})
+    except ProvisionError as exc:
+        raise ProvisionError("egress", exc.detail) from None
+    return Registration(path, previous, written=True)
 
 
 def _read_or_none(path: str) -> bytes | None:

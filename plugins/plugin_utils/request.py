@@ -12,6 +12,8 @@ and ``role_variable`` turns that into the role variable a role user set.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
 import os
 import re
 import tempfile
@@ -53,6 +55,7 @@ REQUEST_SPEC = dict(
     owner=dict(type="str", default=DEFAULT_OWNER),
     guest_env=dict(type="dict", default={}),
     auth_token=dict(type="str", default="", no_log=True),
+    auth_kind=dict(type="str", default="auto", choices=["auto", "oauth", "api_key"]),
     forward_host_credentials=dict(type="bool", default=False),
     credentials_in_guest=dict(type="bool", default=False),
     controller_env=dict(type="dict"),
@@ -61,6 +64,10 @@ REQUEST_SPEC = dict(
     skills_root=dict(type="path", default=""),
     prompt_file=dict(type="path", default=""),
     mcp_servers=dict(type="list", elements="dict", default=[], options=MCP_SERVER_SPEC),
+    # The egress proxy this bottle goes out through: the egress role's ``egress_proxy`` fact
+    # (``dir`` and ``url``, or ``docker_url`` / ``published_url``); empty: no proxy.
+    egress=dict(type="dict", default={}),
+    egress_allow=dict(type="list", elements="str", default=[]),
 )
 
 # What a role user set for each option (the agent role passes them through under these names).
@@ -109,6 +116,63 @@ class McpServer:
 
 
 @dataclasses.dataclass(frozen=True)
+class Egress:
+    """The bottle's way out: the proxy as the bottle reaches it, and its directory on the controller."""
+
+    bottle: str  # the name the proxy knows the bottle by (its inventory name)
+    url: str  # http://HOST:PORT, as the bottle reaches the proxy
+    dir: str  # the egress role's directory: bottle-key, confdir/ (CA), bottles/ (registrations)
+    password: str = dataclasses.field(repr=False)
+    ca_pem: bytes = dataclasses.field(repr=False)
+    allow: tuple[str, ...] = ()
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        parsed = urllib.parse.urlparse(self.url)
+        return parsed.hostname or "", parsed.port or 3128
+
+    @property
+    def proxy_url(self) -> str:
+        """The URL with the bottle's proxy credentials, for HTTPS_PROXY in the bottle."""
+        host, port = self.host_port
+        return f"http://{self.bottle}:{self.password}@{host}:{port}"
+
+    @property
+    def registration_path(self) -> str:
+        return os.path.join(self.dir, "bottles", f"{self.bottle}.json")
+
+    @classmethod
+    def checked(cls, data: t.Mapping[str, t.Any], allow: t.Sequence[str], bottle: str) -> "Egress":
+        url = data.get("url") or data.get("docker_url") or data.get("published_url") or ""
+        parsed = urllib.parse.urlparse(url)
+        if parsed.scheme != "http" or not parsed.hostname or parsed.username or parsed.path not in ("", "/"):
+            raise ProvisionError("egress", f"url {url!r} is not http://HOST:PORT of the egress proxy "
+                                           "(set it from the bot_bottle.agents.egress role's egress_proxy fact)")
+        directory = data.get("dir") or ""
+        key_path = os.path.join(directory, "bottle-key")
+        ca_path = data.get("ca_cert_path") or os.path.join(directory, "confdir", "mitmproxy-ca-cert.pem")
+        if not directory or not os.path.isfile(key_path) or not os.path.isfile(ca_path):
+            raise ProvisionError("egress", f"dir {directory!r} holds no egress proxy (bottle-key and its CA); "
+                                           "run the bot_bottle.agents.egress role first and pass its egress_proxy fact")
+        if not bottle or ":" in bottle or "/" in bottle:
+            raise ProvisionError("egress", f"the bottle name {bottle!r} cannot name a proxy user (no ':' or '/')")
+        for pattern in allow:
+            if not _ALLOW_PATTERN.match(pattern):
+                raise ProvisionError("egress_allow", f"{pattern!r} is not a host name or '*.suffix' pattern "
+                                                     "(no scheme, port, path or other '*')")
+        key = read_controller_file("egress", key_path).decode("ascii", "replace").strip()
+        try:
+            password = hmac.new(bytes.fromhex(key), bottle.encode(), hashlib.sha256).hexdigest()
+        except ValueError:
+            raise ProvisionError("egress", f"{key_path} is not a hex key; remove it and rerun the egress role") from None
+        return cls(bottle, url.rstrip("/"), directory, password, read_controller_file("egress", ca_path),
+                   tuple(dict.fromkeys(allow)))
+
+
+_ALLOW_PATTERN = re.compile(r"^(\*\.)?([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]*[a-z0-9])?$", re.IGNORECASE)
+
+
+@dataclasses.dataclass(frozen=True)
 class ProvisionRequest:
     """What the user asked for one agent in one bottle, checked."""
 
@@ -119,6 +183,8 @@ class ProvisionRequest:
     owner: str = DEFAULT_OWNER
     guest_env: t.Mapping[str, str] = dataclasses.field(default_factory=dict)
     auth_token: str = dataclasses.field(default="", repr=False)
+    # What auth_token is: ``auto`` lets the provider tell by its prefix.
+    auth_kind: str = "auto"
     forward_host_credentials: bool = False
     credentials_in_guest: bool = False
     # Where the controller user's own logins are found (HOME, CLAUDE_CONFIG_DIR, CODEX_HOME).
@@ -128,14 +194,18 @@ class ProvisionRequest:
     skills_root: str = ""
     prompt_file: str = ""
     mcp_servers: tuple[McpServer, ...] = ()
+    egress: Egress | None = None
 
     @property
     def user(self) -> str:
         return self.owner.partition(":")[0]
 
     @classmethod
-    def from_options(cls, options: t.Mapping[str, t.Any]) -> "ProvisionRequest":
-        """Check every option (module argument types already applied) and build the request."""
+    def from_options(cls, options: t.Mapping[str, t.Any], bottle: str = "") -> "ProvisionRequest":
+        """Check every option (module argument types already applied) and build the request.
+
+        ``bottle`` is the name the egress proxy knows the bottle by (its inventory name).
+        """
         from ansible_collections.bot_bottle.agents.plugins.plugin_utils.provider import known_providers
 
         provider = options["provider"]
@@ -153,6 +223,7 @@ class ProvisionRequest:
             owner=owner,
             guest_env=_checked_env(options.get("guest_env") or {}),
             auth_token=options.get("auth_token") or "",
+            auth_kind=options.get("auth_kind") or "auto",
             forward_host_credentials=bool(options.get("forward_host_credentials")),
             credentials_in_guest=bool(options.get("credentials_in_guest")),
             controller_env=dict(os.environ if controller_env is None else controller_env),
@@ -164,6 +235,8 @@ class ProvisionRequest:
             skills_root=options.get("skills_root") or "",
             prompt_file=options.get("prompt_file") or "",
             mcp_servers=_checked_mcp_servers(options.get("mcp_servers") or ()),
+            egress=Egress.checked(options["egress"], options.get("egress_allow") or (), bottle)
+            if options.get("egress") else None,
         )
         if request.credentials_in_guest and not (request.auth_token or request.forward_host_credentials):
             raise ProvisionError(

@@ -16,6 +16,7 @@ from ansible_collections.bot_bottle.agents.plugins.plugin_utils.plan import (
     EgressRoute,
 )
 from ansible_collections.bot_bottle.agents.plugins.plugin_utils.provider import (
+    PLACEHOLDER_TOKEN,
     AgentProvider,
     ProviderParts,
     controller_home,
@@ -25,9 +26,22 @@ from ansible_collections.bot_bottle.agents.plugins.plugin_utils.provider import 
 )
 from ansible_collections.bot_bottle.agents.plugins.plugin_utils.request import McpServer, ProvisionError, ProvisionRequest
 
-TOKEN_ENV = "CLAUDE_CODE_OAUTH_TOKEN"
 API_HOST = "api.anthropic.com"
 ACCESS_TOKEN_POINTER = "/claudeAiOauth/accessToken"
+API_KEY_PREFIX = "sk-ant-api"
+
+
+class Credential(t.NamedTuple):
+    """How Claude Code sends one kind of credential: from which env var, in which header."""
+
+    env: str
+    header: str
+    value_prefix: str
+
+
+# An OAuth token (a Claude subscription login) and an Anthropic API key travel differently.
+OAUTH = Credential("CLAUDE_CODE_OAUTH_TOKEN", "Authorization", "Bearer ")
+API_KEY = Credential("ANTHROPIC_API_KEY", "x-api-key", "")
 
 
 class ClaudeProvider(AgentProvider):
@@ -44,14 +58,17 @@ class ClaudeProvider(AgentProvider):
         headless_args=("-p",),
     )
 
+    ca_env_names = ("NODE_EXTRA_CA_CERTS",)
+
     def config_dir(self, guest_home: str) -> str:
         return f"{guest_home}/.claude"
 
     def add_parts(self, parts: ProviderParts) -> None:
         request = parts.request
         home = request.guest_home
+        credential = _credential_kind(request)
         # Claude rewrites ~/.claude.json on every run: merge the keys we own, never replace.
-        parts.add_file(f"{home}/.claude.json", json_bytes(_state_keys(request)), merge=MERGE_JSON)
+        parts.add_file(f"{home}/.claude.json", json_bytes(_state_keys(request, credential)), merge=MERGE_JSON)
         parts.add_file(f"{home}/.claude/settings.json", json_bytes({"skipDangerousModePermissionPrompt": True}),
                        merge=MERGE_JSON)
         # --dangerously-skip-permissions refuses root without IS_SANDBOX; the bottle is the sandbox.
@@ -64,14 +81,16 @@ class ClaudeProvider(AgentProvider):
             return
         if request.credentials_in_guest:
             env_path = f"{home}/.claude/bot-bottle-credentials.env"
-            parts.add_file(env_path, f"{TOKEN_ENV}={secret}\n".encode(), secret=True)
+            parts.add_file(env_path, f"{credential.env}={secret}\n".encode(), secret=True)
             parts.env_files.append(env_path)
             return
-        parts.add_placeholder(TOKEN_ENV)
+        parts.add_placeholder(credential.env)
         if login_path:
-            route = EgressRoute(API_HOST, "Authorization", "json_file", login_path, ACCESS_TOKEN_POINTER)
+            route = EgressRoute(API_HOST, OAUTH.header, "json_file", login_path, OAUTH.value_prefix,
+                                ACCESS_TOKEN_POINTER)
         else:
-            route = EgressRoute(API_HOST, "Authorization", "file", parts.add_controller_secret("claude-oauth-token", secret))
+            path = parts.add_controller_secret(f"claude-{'api-key' if credential is API_KEY else 'oauth-token'}", secret)
+            route = EgressRoute(API_HOST, credential.header, "file", path, credential.value_prefix)
         parts.egress_routes.append(route)
 
     def mcp_entry(self, server: McpServer, guest_home: str, owner: str) -> ConfigEntry:
@@ -85,11 +104,25 @@ class ClaudeProvider(AgentProvider):
         return ConfigEntry(f"{guest_home}/.claude.json", "json", ("mcpServers", server.name), entry, owner)
 
 
-def _state_keys(request: ProvisionRequest) -> dict[str, t.Any]:
-    """The keys of ~/.claude.json we own: no onboarding, no trust dialog for the project."""
+def _credential_kind(request: ProvisionRequest) -> Credential:
+    """An API key (``sk-ant-api…``, or auth_kind=api_key) or else an OAuth token."""
+    if request.auth_kind == "api_key":
+        return API_KEY
+    if request.auth_kind == "auto" and request.auth_token.startswith(API_KEY_PREFIX):
+        return API_KEY
+    return OAUTH
+
+
+def _state_keys(request: ProvisionRequest, credential: Credential) -> dict[str, t.Any]:
+    """The keys of ~/.claude.json we own: no onboarding, no trust dialog for the project, and
+    (API key) no "use this key?" dialog for the key the bottle holds."""
     keys: dict[str, t.Any] = {"hasCompletedOnboarding": True}
     if request.trusted_project_path:
         keys["projects"] = {request.trusted_project_path: {"hasTrustDialogAccepted": True}}
+    if credential is API_KEY and request.auth_token:
+        held = request.auth_token if request.credentials_in_guest else PLACEHOLDER_TOKEN
+        # Claude remembers an approved key by its last 20 characters.
+        keys["customApiKeyResponses"] = {"approved": [held[-20:]], "rejected": []}
     return keys
 
 

@@ -51,6 +51,8 @@ class CodexProvider(AgentProvider):
         headless_args=("exec",),
     )
 
+    ca_env_names = ("CODEX_CA_CERTIFICATE",)
+
     def config_dir(self, guest_home: str) -> str:
         return f"{guest_home}/.codex"
 
@@ -63,7 +65,7 @@ class CodexProvider(AgentProvider):
         parts.add_file(f"{codex_home}/auth.json", json_bytes(auth), secret=secret)
         if request.auth_token and not request.credentials_in_guest:
             key_path = parts.add_controller_secret("codex-api-key", request.auth_token)
-            routes = [EgressRoute(API_HOST, "Authorization", "file", key_path)]
+            routes = [EgressRoute(API_HOST, "Authorization", "file", key_path, "Bearer ")]
         parts.egress_routes.extend(routes)
         parts.env["CODEX_HOME"] = codex_home
 
@@ -85,6 +87,9 @@ def _config_keys(request: ProvisionRequest) -> bytes:
     keys: dict[str, t.Any] = {"features": {"daemon_auto_start": False}}
     if request.trusted_project_path:
         keys["projects"] = {request.trusted_project_path: {"trust_level": "trusted"}}
+    if request.egress is not None:
+        # Codex strips proxy and CA variables from the commands it runs unless told to keep them.
+        keys["shell_environment_policy"] = {"inherit": "all"}
     return tomlkit.dumps(keys).encode("utf-8")
 
 
@@ -104,7 +109,7 @@ def _auth(request: ProvisionRequest) -> tuple[dict[str, t.Any], list[EgressRoute
         if request.credentials_in_guest:
             return host_auth, [], True
         routes = [
-            EgressRoute(host, "Authorization", "json_file", path, ACCESS_TOKEN_POINTER, tls_passthrough=True)
+            EgressRoute(host, "Authorization", "json_file", path, "Bearer ", ACCESS_TOKEN_POINTER, tls_passthrough=True)
             for host in (API_HOST, CHATGPT_HOST)
         ]
         return _chatgpt_placeholder(host_auth), routes, False
