@@ -29,7 +29,8 @@ class ActionModule(ActionBase):
         args = self.validate_argument_spec(argument_spec=REQUEST_SPEC)[1]
         check_mode = self._task.check_mode
         try:
-            request = ProvisionRequest.from_options(args, bottle=task_vars.get("inventory_hostname", ""))
+            request = ProvisionRequest.from_options(args, bottle=task_vars.get("inventory_hostname", ""),
+                                                    docker="docker" in self._connection.transport)
             plan = get_provider(request.provider).build(request)
             # The bottle's checks go through its egress proxy, which must know the bottle first.
             registered = register_with_egress(plan.egress_registration)

@@ -24,7 +24,8 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         args = self.validate_argument_spec(argument_spec=REQUEST_SPEC)[1]
         try:
-            request = ProvisionRequest.from_options(args, bottle=task_vars.get("inventory_hostname", ""))
+            request = ProvisionRequest.from_options(args, bottle=task_vars.get("inventory_hostname", ""),
+                                                    docker="docker" in self._connection.transport)
             plan = get_provider(request.provider).build(request)
         except ProvisionError as exc:
             return dict(result, **error_result(self._task, exc))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
+import json
 import os
 import re
 import tempfile
@@ -142,13 +143,15 @@ class Egress:
         return os.path.join(self.dir, "bottles", f"{self.bottle}.json")
 
     @classmethod
-    def checked(cls, data: t.Mapping[str, t.Any], allow: t.Sequence[str], bottle: str) -> "Egress":
-        url = data.get("url") or data.get("docker_url") or data.get("published_url") or ""
+    def checked(cls, data: t.Mapping[str, t.Any], allow: t.Sequence[str], bottle: str, docker: bool) -> "Egress":
+        """``data``: ``dir`` and optionally ``url``; without it the URL the egress role published in
+        ``dir``/proxy.json for this kind of bottle (``docker_url`` on its network, else ``published_url``)."""
+        directory = data.get("dir") or ""
+        url = data.get("url") or _published(directory, data).get("docker_url" if docker else "published_url") or ""
         parsed = urllib.parse.urlparse(url)
         if parsed.scheme != "http" or not parsed.hostname or parsed.username or parsed.path not in ("", "/"):
             raise ProvisionError("egress", f"url {url!r} is not http://HOST:PORT of the egress proxy "
                                            "(set it from the bot_bottle.agents.egress role's egress_proxy fact)")
-        directory = data.get("dir") or ""
         key_path = os.path.join(directory, "bottle-key")
         ca_path = data.get("ca_cert_path") or os.path.join(directory, "confdir", "mitmproxy-ca-cert.pem")
         if not directory or not os.path.isfile(key_path) or not os.path.isfile(ca_path):
@@ -167,6 +170,18 @@ class Egress:
             raise ProvisionError("egress", f"{key_path} is not a hex key; remove it and rerun the egress role") from None
         return cls(bottle, url.rstrip("/"), directory, password, read_controller_file("egress", ca_path),
                    tuple(dict.fromkeys(allow)))
+
+
+def _published(directory: str, data: t.Mapping[str, t.Any]) -> t.Mapping[str, t.Any]:
+    """The egress role's fact as given, else as it left it in ``dir``/proxy.json."""
+    if data.get("docker_url") or data.get("published_url"):
+        return data
+    try:
+        with open(os.path.join(directory, "proxy.json"), encoding="utf-8") as handle:
+            published = json.load(handle)
+    except (OSError, ValueError):
+        return {}
+    return published if isinstance(published, dict) else {}
 
 
 _ALLOW_PATTERN = re.compile(r"^(\*\.)?([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]*[a-z0-9])?$", re.IGNORECASE)
@@ -201,10 +216,11 @@ class ProvisionRequest:
         return self.owner.partition(":")[0]
 
     @classmethod
-    def from_options(cls, options: t.Mapping[str, t.Any], bottle: str = "") -> "ProvisionRequest":
+    def from_options(cls, options: t.Mapping[str, t.Any], bottle: str = "", docker: bool = True) -> "ProvisionRequest":
         """Check every option (module argument types already applied) and build the request.
 
-        ``bottle`` is the name the egress proxy knows the bottle by (its inventory name).
+        ``bottle`` is the name the egress proxy knows the bottle by (its inventory name); ``docker``
+        says whether it is a docker container (it reaches the proxy on the proxy's network).
         """
         from ansible_collections.bot_bottle.agents.plugins.plugin_utils.provider import known_providers
 
@@ -235,7 +251,7 @@ class ProvisionRequest:
             skills_root=options.get("skills_root") or "",
             prompt_file=options.get("prompt_file") or "",
             mcp_servers=_checked_mcp_servers(options.get("mcp_servers") or ()),
-            egress=Egress.checked(options["egress"], options.get("egress_allow") or (), bottle)
+            egress=Egress.checked(options["egress"], options.get("egress_allow") or (), bottle, docker)
             if options.get("egress") else None,
         )
         if request.credentials_in_guest and not (request.auth_token or request.forward_host_credentials):

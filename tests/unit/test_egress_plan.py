@@ -122,3 +122,12 @@ def test_bad_egress_input_names_the_option(options, message, tmp_path, egress_di
         options["egress"]["dir"] = str(egress_dir)
     with pytest.raises(ProvisionError, match=message):
         build("claude", tmp_path, egress_dir, **options)
+
+
+@pytest.mark.parametrize("docker, expected", [(True, "http://bot-bottle-egress:3128"), (False, "http://169.254.9.1:3129")])
+def test_the_dir_alone_finds_the_url_for_the_kind_of_bottle(docker, expected, tmp_path, egress_dir):
+    (egress_dir / "proxy.json").write_text(json.dumps(
+        {"dir": str(egress_dir), "docker_url": "http://bot-bottle-egress:3128", "published_url": "http://169.254.9.1:3129"}))
+    request = ProvisionRequest.from_options({"provider": "codex", "state_dir": str(tmp_path / "s"),
+                                             "egress": {"dir": str(egress_dir)}}, bottle="b", docker=docker)
+    assert request.egress.url == expected
