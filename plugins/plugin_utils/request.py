@@ -146,7 +146,7 @@ class Egress:
     def checked(cls, data: t.Mapping[str, t.Any], allow: t.Sequence[str], bottle: str, docker: bool) -> "Egress":
         """``data``: ``dir`` and optionally ``url``; without it the URL the egress role published in
         ``dir``/proxy.json for this kind of bottle (``docker_url`` on its network, else ``published_url``)."""
-        directory = data.get("dir") or ""
+        directory = os.path.expanduser(data.get("dir") or "")
         url = data.get("url") or _published(directory, data).get("docker_url" if docker else "published_url") or ""
         parsed = urllib.parse.urlparse(url)
         if parsed.scheme != "http" or not parsed.hostname or parsed.username or parsed.path not in ("", "/"):
