@@ -10,6 +10,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CACHE="$ROOT/.cache"
 VENV="$ROOT/.venv"
 OLDEST_ANSIBLE_CORE=2.17.14      # the oldest ansible-core we support, tested in its own venv
+EGRESS_MITMPROXY_VERSION=11.0.2  # the egress proxy engine: the newest mitmproxy on Python 3.11
 ANSIBLE_BUNDLE_VERSION=12.3.0      # carries community.docker (no Galaxy needed)
 CLAUDE_VERSION=2.1.332
 CODEX_VERSION=0.169.0
@@ -117,6 +118,42 @@ base_rootfs() {
   fi
 }
 
+egress_env() {
+  # mitmproxy does not co-install with .venv: its own venv runs the loopback proxy tests and
+  # stages the egress image's site-packages.
+  local venv="$CACHE/venv-egress"
+  if ! "$venv/bin/mitmdump" --version 2>/dev/null | grep -q "^Mitmproxy: $EGRESS_MITMPROXY_VERSION\$"; then
+    log "mitmproxy==$EGRESS_MITMPROXY_VERSION venv ($venv)"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check "mitmproxy==$EGRESS_MITMPROXY_VERSION"
+  fi
+}
+
+egress_image() {
+  # The egress proxy image (images/egress.Dockerfile): mitmproxy's site-packages staged here on
+  # the host (the build has no network), plus the addon; rebuilt when either or the Dockerfile changes.
+  local ctx="$CACHE/egress-context" image=localhost/bot-bottle/egress:latest
+  local staged="$ctx/.staged-mitmproxy-$EGRESS_MITMPROXY_VERSION" stamp="$ctx/.built-egress"
+  if [ ! -f "$staged" ]; then
+    log "stage mitmproxy==$EGRESS_MITMPROXY_VERSION for $image"
+    rm -rf "$ctx" && mkdir -p "$ctx"
+    "$CACHE/venv-egress/bin/pip" install -q --disable-pip-version-check --no-compile \
+      --target "$ctx/egress-site" "mitmproxy==$EGRESS_MITMPROXY_VERSION"
+    touch "$staged"
+  fi
+  cmp -s "$ROOT/images/egress.Dockerfile" "$ctx/egress.Dockerfile" || cp "$ROOT/images/egress.Dockerfile" "$ctx/"
+  cmp -s "$ROOT/roles/egress/files/bot_bottle_egress.py" "$ctx/bot_bottle_egress.py" \
+    || cp "$ROOT/roles/egress/files/bot_bottle_egress.py" "$ctx/"
+  if docker image inspect "$image" >/dev/null 2>&1 && [ "$stamp" -nt "$ctx/egress.Dockerfile" ] \
+    && [ "$stamp" -nt "$ctx/bot_bottle_egress.py" ] && [ "$stamp" -nt "$staged" ]; then
+    return
+  fi
+  log "docker build $image"
+  docker build -q -t "$image" -f "$ctx/egress.Dockerfile" "$ctx" >/dev/null
+  touch "$stamp"
+}
+
 images() {
   if ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
     log "docker import $BASE_IMAGE"
@@ -146,6 +183,8 @@ if [ "${BOOTSTRAP_IMAGES:-1}" = 1 ]; then
   agent_clis
   docker_engine
   base_rootfs
+  egress_env
   images
+  egress_image
 fi
 log "ready"

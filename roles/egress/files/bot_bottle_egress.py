@@ -11,12 +11,18 @@ keeps mitmdump's own flow lines, which show query strings and at >= 2 headers, o
 
     mitmdump --mode regular --listen-host ADDR --listen-port PORT --set confdir=DIR \\
         --set connection_strategy=lazy --set upstream_cert=false --set flow_detail=0 \\
-        -s bot_bottle_egress.py --set bot_bottle_config=/path/config.json
+        -s bot_bottle_egress.py --set bot_bottle_config=/path/config.json \\
+        --set bot_bottle_bottles_dir=/path/bottles     # optional: one registration file per bottle
 
 ``DIR`` holds the proxy CA (``mitmproxy-ca.pem``); bottles trust ``mitmproxy-ca-cert.pem``.
-Validate a config (and every route's credential file) without starting the proxy::
+Make that CA once (mitmproxy's own code; files that exist are kept, never regenerated)::
 
-    python3 bot_bottle_egress.py check /path/config.json      # exit 1 + message on error
+    python3 bot_bottle_egress.py ca DIR
+
+Validate a config, the registration files and every route's credential file without starting
+the proxy::
+
+    python3 bot_bottle_egress.py check /path/config.json [/path/bottles]   # exit 1 + message on error
 
 Config (JSON, re-read whenever its mtime/size changes; an invalid file at startup stops the
 proxy, an invalid file later makes it refuse every request until fixed)::
@@ -44,6 +50,14 @@ proxy, an invalid file later makes it refuse every request until fixed)::
 - ``tls_passthrough`` keeps its meaning for a DLP proxy chained *after* this one (pass that
   host's TLS untouched); this proxy ignores it: it must terminate TLS for every host it injects
   into, so every route host is intercepted and injected.
+- Registration directory (``bot_bottle_bottles_dir``): every ``<bottle>.json`` in it is one
+  more bottle, named by the file stem, holding exactly the per-bottle object above
+  (``{"proxy_password_sha256", "allow", "routes"}``). Names starting with ``.`` and names not
+  ending in ``.json`` are ignored, so write ``.<bottle>.json.tmp`` and rename it into place
+  (atomic). The directory is re-read whenever a file appears, disappears or changes (mtime, size
+  or inode). A file that cannot be read or is invalid, or a bottle defined both there and in the
+  config's ``bottles``, breaks only that bottle: its requests get 503 and the proxy log names the
+  file; every other bottle keeps working. A missing directory holds no bottles.
 - ``upstream_override`` (TESTS ONLY): host -> ``ip:port`` where connections for that host really
   go (Host header and SNI keep the real name). When it is non-empty, a connection to any host
   not in it is refused, so a test can never reach outside the machine by mistake.
@@ -72,6 +86,7 @@ import ipaddress
 import json
 import logging
 import os
+import pathlib
 import re
 import sys
 import typing as t
@@ -133,6 +148,8 @@ class Bottle(t.NamedTuple):
 class Config(t.NamedTuple):
     bottles: dict[str, Bottle]
     upstream_override: dict[str, tuple[str, int]]
+    # bottle name -> why its registration is unusable (its requests get 503; others work).
+    broken: t.Mapping[str, str] = {}
 
 
 # --- host names and patterns -------------------------------------------------------------
@@ -293,6 +310,69 @@ def load_config(path: str) -> Config:
     return parse_config(raw)
 
 
+REGISTRATION_SUFFIX = ".json"
+
+
+def load_bottles_dir(directory: str) -> tuple[dict[str, Bottle], dict[str, str]]:
+    """The bottles registered as ``<bottle>.json`` files, and why each broken one is unusable."""
+    try:
+        entries = sorted(os.listdir(directory))
+    except FileNotFoundError:
+        return {}, {}
+    except OSError as exc:
+        raise ConfigError(f"bottles directory {directory}: cannot list: {exc.strerror}") from None
+    bottles: dict[str, Bottle] = {}
+    broken: dict[str, str] = {}
+    for entry in entries:
+        if entry.startswith(".") or not entry.endswith(REGISTRATION_SUFFIX):
+            continue
+        name, path = entry[:-len(REGISTRATION_SUFFIX)], os.path.join(directory, entry)
+        try:
+            with open(path, encoding="utf-8") as handle:
+                raw = json.load(handle)
+            bottles[name] = _bottle(name, raw)
+        except OSError as exc:
+            broken[name] = f"registration file {path}: cannot read: {exc.strerror}"
+        except ConfigError as exc:
+            broken[name] = f"registration file {path}: {exc}"
+        except ValueError as exc:
+            broken[name] = f"registration file {path}: not valid JSON: {exc}"
+    return bottles, broken
+
+
+def load_all(path: str, bottles_dir: str = "") -> Config:
+    """The config file plus the registration directory (ConfigError only for the config file)."""
+    config = load_config(path)
+    if not bottles_dir:
+        return config
+    registered, broken = load_bottles_dir(bottles_dir)
+    for name in sorted(set(registered) & set(config.bottles)):
+        broken[name] = (f"defined both in {path} and in registration file "
+                        f"{os.path.join(bottles_dir, name + REGISTRATION_SUFFIX)}")
+    bottles = {name: bottle for name, bottle in {**config.bottles, **registered}.items() if name not in broken}
+    return Config(bottles, config.upstream_override, broken)
+
+
+def tree_stamp(path: str, bottles_dir: str = "") -> tuple[t.Any, ...]:
+    """Changes whenever the config file or any registration file changes, appears or goes."""
+    def one(file: str) -> tuple[int, int, int] | None:
+        try:
+            stat = os.stat(file)
+        except OSError:
+            return None
+        return stat.st_mtime_ns, stat.st_size, stat.st_ino
+
+    stamp: list[t.Any] = [one(path)]
+    if bottles_dir:
+        try:
+            entries = sorted(os.listdir(bottles_dir))
+        except OSError:
+            entries = []
+        stamp += [(entry, one(os.path.join(bottles_dir, entry))) for entry in entries
+                  if not entry.startswith(".") and entry.endswith(REGISTRATION_SUFFIX)]
+    return tuple(stamp)
+
+
 # --- credentials -------------------------------------------------------------------------
 
 
@@ -333,13 +413,13 @@ def read_secret(route: Route) -> str:
     return secret
 
 
-def check(path: str) -> list[str]:
-    """Everything wrong with the config and its credential files (empty list: fine)."""
+def check(path: str, bottles_dir: str = "") -> list[str]:
+    """Everything wrong with the config, the registration files and the credential files."""
     try:
-        config = load_config(path)
+        config = load_all(path, bottles_dir)
     except ConfigError as exc:
         return [str(exc)]
-    errors = []
+    errors = [f"bottle {name!r}: {why}" for name, why in sorted(config.broken.items())]
     for bottle in config.bottles.values():
         for route in bottle.routes.values():
             try:
@@ -352,8 +432,8 @@ def check(path: str) -> list[str]:
 # --- proxy auth --------------------------------------------------------------------------
 
 
-def authenticate(config: Config, proxy_authorization: str | None) -> Bottle | None:
-    """The bottle whose ``Basic`` proxy credentials these are, or None."""
+def proxy_credentials(proxy_authorization: str | None) -> tuple[str, str] | None:
+    """(user, password) of a ``Basic`` Proxy-Authorization value, or None."""
     scheme, encoded = ((proxy_authorization or "") + " ").split(" ", 1)
     if scheme.lower() != "basic":
         return None
@@ -361,10 +441,16 @@ def authenticate(config: Config, proxy_authorization: str | None) -> Bottle | No
         user, sep, password = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
         return None
-    bottle = config.bottles.get(user)
-    if not sep or bottle is None:
+    return (user, password) if sep else None
+
+
+def authenticate(config: Config, proxy_authorization: str | None) -> Bottle | None:
+    """The bottle whose ``Basic`` proxy credentials these are, or None."""
+    credentials = proxy_credentials(proxy_authorization)
+    bottle = config.bottles.get(credentials[0]) if credentials else None
+    if credentials is None or bottle is None:
         return None
-    digest = hashlib.sha256(password.encode()).hexdigest()
+    digest = hashlib.sha256(credentials[1].encode()).hexdigest()
     return bottle if hmac.compare_digest(digest, bottle.password_sha256) else None
 
 
@@ -408,13 +494,16 @@ def _fail_closed(hook: Hook) -> Hook:
 class Egress:
     def __init__(self) -> None:
         self.path = ""
+        self.bottles_dir = ""
         self.config: Config | None = None
-        self._stamp: tuple[int, int] | None = None
+        self._stamp: tuple[t.Any, ...] | None = None
         # client connection -> the CONNECT it made; weak so closed connections drop out.
         self._tunnels: weakref.WeakKeyDictionary[connection.Client, Tunnel] = weakref.WeakKeyDictionary()
 
     def load(self, loader: Loader) -> None:
         loader.add_option("bot_bottle_config", str, "", "Path of the bot-bottle egress config (JSON).")
+        loader.add_option("bot_bottle_bottles_dir", str, "",
+                          "Directory of bottle registration files (<bottle>.json), re-read on change.")
 
     def configure(self, updated: set[str]) -> None:
         from mitmproxy import ctx, exceptions
@@ -427,30 +516,29 @@ class Egress:
             raise exceptions.OptionsError(
                 "bot_bottle_egress needs --set flow_detail=0: mitmdump's own flow lines show query "
                 "strings (and headers from 2 up); the addon logs one safe line per request")
-        if "bot_bottle_config" in updated:
+        if {"bot_bottle_config", "bot_bottle_bottles_dir"} & updated:
             self.path = ctx.options.bot_bottle_config
+            self.bottles_dir = ctx.options.bot_bottle_bottles_dir
             if not self.path:
                 raise exceptions.OptionsError("bot_bottle_egress needs --set bot_bottle_config=PATH")
             try:
-                self.config, self._stamp = load_config(self.path), self._file_stamp()
+                # An invalid config file stops the proxy; a broken registration file only its bottle.
+                self._stamp = tree_stamp(self.path, self.bottles_dir)
+                self.config = load_all(self.path, self.bottles_dir)
             except ConfigError as exc:
                 raise exceptions.OptionsError(str(exc)) from None
-
-    def _file_stamp(self) -> tuple[int, int] | None:
-        try:
-            stat = os.stat(self.path)
-        except OSError:
-            return None
-        return stat.st_mtime_ns, stat.st_size
+            _log_broken(self.config)
 
     def current(self) -> Config | None:
-        """The config, re-read if the file changed; None while the file is invalid (fail closed)."""
-        stamp = self._file_stamp()
+        """The config, re-read if a file changed; None while the config file is invalid (fail closed)."""
+        stamp = tree_stamp(self.path, self.bottles_dir)
         if stamp != self._stamp:
             self._stamp = stamp
             try:
-                self.config = load_config(self.path)
-                log.info("egress: config reloaded from %s", self.path)
+                self.config = load_all(self.path, self.bottles_dir)
+                log.info("egress: config reloaded from %s%s", self.path,
+                         f" and {self.bottles_dir}" if self.bottles_dir else "")
+                _log_broken(self.config)
             except ConfigError as exc:
                 self.config = None
                 log.error("egress: config invalid, refusing all requests until fixed: %s", exc)
@@ -461,10 +549,15 @@ class Egress:
     def http_connect(self, flow: http.HTTPFlow) -> None:
         host, port = normalize_host(flow.request.host), flow.request.port
         config = self.current()
-        bottle = authenticate(config, flow.request.headers.get("proxy-authorization")) if config else None
+        header = flow.request.headers.get("proxy-authorization")
+        bottle = authenticate(config, header) if config else None
+        user = (proxy_credentials(header) or ("-", ""))[0]
         name = bottle.name if bottle else "-"
         if config is None:
             _refuse(flow, 503, "bot-bottle egress: the proxy config is invalid; see the proxy log.")
+        elif user in config.broken:
+            name = user
+            _refuse(flow, 503, _broken(user))
         elif bottle is None:
             _refuse(flow, 407, "bot-bottle egress: proxy authentication required (bottle name and "
                     "password in Proxy-Authorization).")
@@ -496,6 +589,8 @@ class Egress:
                            "use https:// (the proxy only carries CONNECT tunnels).")
         if config is None:
             return _refuse(flow, 503, "bot-bottle egress: the proxy config is invalid; see the proxy log.")
+        if tunnel.bottle in config.broken:
+            return _refuse(flow, 503, _broken(tunnel.bottle))
         if bottle is None:
             return _refuse(flow, 403, f"bot-bottle egress: bottle {tunnel.bottle!r} is no longer configured.")
         host = normalize_host(flow.request.host)
@@ -587,6 +682,16 @@ def _not_allowed(host: str) -> str:
             f"subdomains of example.com, not example.com itself).")
 
 
+def _broken(name: str) -> str:
+    return (f"bot-bottle egress: the registration of bottle {name!r} is invalid; its requests are "
+            f"refused until it is fixed (the proxy log names the file).")
+
+
+def _log_broken(config: Config | None) -> None:
+    for name, why in sorted((config.broken if config else {}).items()):
+        log.error("egress: refusing bottle %s until fixed: %s", name, why)
+
+
 def _label(bottle: Bottle | None, host: str) -> str:
     if bottle is None:
         return "refused"
@@ -611,15 +716,33 @@ def _log_line(bottle: str, host: str, method: str, path: str, status: int | str,
 addons = [Egress()]
 
 
+def make_ca(confdir: str) -> bool:
+    """mitmproxy's CA in ``confdir`` (key 0600), made only if missing; True if it was made."""
+    from mitmproxy import certs  # only the proxy image has mitmproxy
+
+    if os.path.exists(os.path.join(confdir, "mitmproxy-ca.pem")):
+        return False
+    os.makedirs(confdir, mode=0o700, exist_ok=True)
+    certs.CertStore.create_store(pathlib.Path(confdir), "mitmproxy", 2048)
+    return True
+
+
+USAGE = "usage: bot_bottle_egress.py check CONFIG.json [BOTTLES_DIR] | ca CONFDIR"
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) != 2 or argv[0] != "check":
-        print("usage: bot_bottle_egress.py check CONFIG.json", file=sys.stderr)
+    if len(argv) == 2 and argv[0] == "ca":
+        made = make_ca(argv[1])
+        print(f"bot-bottle egress: CA {'created' if made else 'kept'} in {argv[1]}")
+        return 0
+    if len(argv) not in (2, 3) or argv[0] != "check":
+        print(USAGE, file=sys.stderr)
         return 2
-    errors = check(argv[1])
+    errors = check(*argv[1:])
     for error in errors:
         print(f"bot-bottle egress: {error}", file=sys.stderr)
     if not errors:
-        print(f"bot-bottle egress: {argv[1]} is valid")
+        print(f"bot-bottle egress: {' and '.join(argv[1:])} {'is' if len(argv) == 2 else 'are'} valid")
     return 1 if errors else 0
 
 
