@@ -50,8 +50,8 @@ CHECK_TIMEOUT = 120
 
 # Test hook (documented test-only, harmless): when this file exists in the bottle, every write
 # of the write pass logs "<pid> <path>" to TEST_WRITE_LOG and sleeps the number of seconds the
-# file holds between writing the temp file and renaming it over the target, so a test can kill
-# the run inside a write.
+# file holds ("SECONDS" or "SECONDS N": only in the N-th write) between writing the temp file
+# and renaming it over the target, so a test can kill the run inside a write.
 TEST_SLOW_WRITES = "/run/bot-bottle-test-slow-writes"
 TEST_WRITE_LOG = "/run/bot-bottle-test-writes.log"
 
@@ -399,14 +399,19 @@ def _test_pause() -> t.Callable[[str], None] | None:
     """The test-only write hook (see TEST_SLOW_WRITES), or None."""
     try:
         with open(TEST_SLOW_WRITES, encoding="utf-8") as handle:
-            delay = float(handle.read().strip() or "0")
+            words = handle.read().split()
+        delay = float(words[0]) if words else 0.0
+        only = int(words[1]) if len(words) > 1 else 0
     except (OSError, ValueError):
         return None
+    count = [0]
 
     def pause(path: str) -> None:
+        count[0] += 1
         with open(TEST_WRITE_LOG, "a", encoding="utf-8") as log:
             log.write(f"{os.getpid()} {path}\n")
-        time.sleep(delay)
+        if not only or count[0] == only:
+            time.sleep(delay)
 
     return pause
 

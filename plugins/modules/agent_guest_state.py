@@ -138,7 +138,8 @@ notes:
   - Runs as root in the bottle (to set owners and switch to I(run_as) for the checks). As another
     user it runs the checks as itself.
   - "Test hook: when C(/run/bot-bottle-test-slow-writes) exists in the bottle, each write logs to
-    C(/run/bot-bottle-test-writes.log) and pauses that many seconds before its rename. Test use only."
+    C(/run/bot-bottle-test-writes.log) and pauses the seconds the file holds before its rename
+    (C(SECONDS N): only in the N-th write). Test use only."
 """
 
 EXAMPLES = r"""

@@ -121,21 +121,80 @@ def test_two_providers_in_a_row_do_not_fight(ssh_server, tmp_path):
         assert run_playbook(inv).changed(ssh_server.name) == 0
 
 
-def test_killed_run_converges_on_rerun(make_bottle, tmp_path):
-    bottle = make_bottle("docker", "claude")
-    inv = inventory(bottle, "claude", tmp_path)
-    for delay in (1.0, 1.6, 2.2):
-        proc = subprocess.Popen([str(VENV_BIN / "ansible-playbook"), "-i", str(inv), str(ROOT / "playbooks/provision.yml")],
-                                env=ansible_env(), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True)
-        time.sleep(delay)
+SLOW_WRITES = "/run/bot-bottle-test-slow-writes"  # the guest module's test hook (agent_guest_state notes)
+WRITE_LOG = "/run/bot-bottle-test-writes.log"
+DUMP = ("python3 -c 'import json,os; print(json.dumps({os.path.join(d, f): open(os.path.join(d, f), \"rb\").read()"
+        ".decode(\"utf-8\", \"replace\") for d, _, fs in os.walk(\"%s\") for f in fs}))'" % GUEST_HOME)
+
+
+def home_files(bottle) -> dict[str, str]:
+    return json.loads(bottle.exec(DUMP).stdout)
+
+
+def writes_logged(bottle) -> list[tuple[str, str]]:
+    out = bottle.exec(f"cat {WRITE_LOG} 2>/dev/null || true").stdout
+    return [tuple(line.split(" ", 1)) for line in out.splitlines()]
+
+
+def killed_inside_write(bottle, inv, k: int) -> list[tuple[str, str]]:
+    """Start a run whose writes pause before their rename; kill it (bottle and controller) inside write k."""
+    bottle.exec(f"rm -f {WRITE_LOG} && echo '60 {k}' > {SLOW_WRITES}")
+    proc = subprocess.Popen([str(VENV_BIN / "ansible-playbook"), "-i", str(inv), str(ROOT / "playbooks/provision.yml")],
+                            env=ansible_env(), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 50
+        while len(logged := writes_logged(bottle)) < k:
+            assert proc.poll() is None and time.monotonic() < deadline, f"the run never reached write {k}: {logged}"
+            time.sleep(0.1)
+        bottle.exec(f"kill -9 {logged[k - 1][0]}")  # the module, paused inside its k-th write
+    finally:
         try:
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
         proc.wait()
-        json.loads(bottle.exec(f"cat {GUEST_HOME}/.claude.json 2>/dev/null || echo '{{}}'").stdout)
-    rerun = run_playbook(inv)
+        bottle.exec(f"rm -f {SLOW_WRITES}")
+    return logged[:k]
+
+
+def test_killed_run_leaves_old_or_new_files_and_converges(make_bottle, tmp_path):
+    """Kill the guest module inside each of its writes: every file is the old or the new version."""
+    bottle = make_bottle("docker", "claude")
+    inventories = []
+    for version in ("old", "new"):  # a prompt, a skill and the MCP header (in ~/.claude.json) change
+        (tmp_path / f"{version}.md").write_text(f"The {version} prompt.\n")
+        skill = tmp_path / version / "review" / "SKILL.md"
+        skill.parent.mkdir(parents=True)
+        skill.write_text(f"---\nname: review\ndescription: The {version} review skill.\n---\nReview it.\n")
+        inventories.append(write_inventory(tmp_path / f"{version}.yml", {bottle.name: vars_for(
+            bottle, "claude", tmp_path, agent_prompt_file=str(tmp_path / f"{version}.md"),
+            agent_skills_root=str(tmp_path / version), agent_supervise_headers={"X-Supervise-Key": f"{version}-key"})}))
+    inv_old, inv_new = inventories
+    # A reference run (the hook logs, no pause) gives the writes from the old state to the new one.
+    assert run_playbook(inv_old).rc == 0
+    bottle.exec(f"rm -f {WRITE_LOG} && echo 0 > {SLOW_WRITES}")
+    assert run_playbook(inv_new).rc == 0
+    bottle.exec(f"rm -f {SLOW_WRITES}")
+    reference = [path for _pid, path in writes_logged(bottle)]
+    new = home_files(bottle)
+    assert len(reference) >= 3, f"the new inputs change at least three files: {reference}"
+    for k in range(1, len(reference) + 1):
+        assert run_playbook(inv_old).rc == 0
+        old = home_files(bottle)
+        written = killed_inside_write(bottle, inv_new, k)
+        assert [path for _pid, path in written] == reference[:k]
+        after = home_files(bottle)
+        cut = reference[k - 1]  # killed between its temp file and its rename
+        assert after.get(cut) == old.get(cut), f"{cut}: killed inside its write, must be the old version"
+        for path in set(old) | set(new) | set(after):
+            if os.path.basename(path).startswith(".bot-bottle-"):
+                continue  # the temp file of the killed write (complete, never renamed)
+            expected = new.get(path) if path in reference[: k - 1] else old.get(path)
+            assert after.get(path) == expected, f"{path} is neither the old nor the new version (killed in write {k})"
+            if path.endswith(".json") and path in after:
+                json.loads(after[path])
+    rerun = run_playbook(inv_new)
     assert rerun.rc == 0, rerun.failed_msgs()
-    assert json.loads(bottle.read(f"{GUEST_HOME}/.claude.json"))["mcpServers"]["supervise"]["type"] == "http"
-    assert run_playbook(inv).changed(bottle.name) == 0
+    assert {p: c for p, c in home_files(bottle).items() if "/.bot-bottle-" not in p} == new
+    assert run_playbook(inv_new).changed(bottle.name) == 0
