@@ -440,3 +440,70 @@ def test_unsafe_mitmdump_settings_stop_the_proxy(tmp_path: Path, setting: str) -
 def test_addon_file_runs_as_check_cli() -> None:
     done = subprocess.run([sys.executable, str(ADDON)], capture_output=True, text=True, check=False)
     assert done.returncode == 2 and "usage" in done.stderr
+
+
+def _register(directory: Path, bottle: str, text: str) -> None:
+    """Write <bottle>.json as the agent side does: a dot-file renamed into place (atomic)."""
+    tmp = directory / f".{bottle}.json.tmp"
+    tmp.write_text(text)
+    os.replace(tmp, directory / f"{bottle}.json")
+
+
+def test_registration_directory_is_reread_and_a_broken_file_breaks_only_its_bottle(
+        env: Env, api: FakeTlsApi, tmp_path: Path) -> None:
+    """bot_bottle_bottles_dir: <bottle>.json files appear, change and go without a restart."""
+    full = json.loads(env.config.read_text())
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"bottles": {"dev": full["bottles"]["dev"]},
+                                  "upstream_override": full["upstream_override"]}))
+    bottles = tmp_path / "bottles"
+    bottles.mkdir()
+    other = {"proxy_password_sha256": _sha(PASSWORDS["other"]), "allow": [],
+             "routes": [r for r in full["bottles"]["dev"]["routes"] if r["host"] == "api.anthropic.com"]}
+    _register(bottles, "broken", "{not json")  # broken from the start: the proxy still starts
+    _register(bottles, "dev", json.dumps(full["bottles"]["dev"]))  # also in config.json: ambiguous
+    proxy = Proxy(tmp_path, config, env.ca.cert_path)
+    proxy.args += ["--set", f"bot_bottle_bottles_dir={bottles}"]
+    here = env._replace(proxy=proxy.start())
+    try:
+        other_auth = _auth("other", PASSWORDS["other"])
+        sock, status, body = connect(here, "api.anthropic.com", auth=other_auth)
+        sock.close()
+        assert status == 407  # not registered yet
+
+        _register(bottles, "other", json.dumps(other))
+        code, out, err = curl(here, "https://api.anthropic.com/v1/messages", "-H", f"x-api-key: {PLACEHOLDER}",
+                              user="other")
+        assert code == 0 and out.endswith("200 1.1"), (out, err)
+        assert api.requests[-1].headers["x-api-key"] == ANTHROPIC_SECRET
+        sock, status, body = connect(here, "chatgpt.com", auth=other_auth)
+        sock.close()
+        assert status == 403 and b"agent_egress_allow" in body
+
+        _register(bottles, "other", json.dumps({**other, "allow": ["chatgpt.com"]}))  # same size class, new inode
+        sock, status, body = connect(here, "chatgpt.com", auth=other_auth)
+        sock.close()
+        assert status == 200
+
+        for name in ("broken", "dev"):
+            sock, status, body = connect(here, "api.anthropic.com", auth=_auth(name, PASSWORDS[name]))
+            sock.close()
+            assert status == 503 and f"registration of bottle {name!r} is invalid".encode() in body, body
+        output = proxy.wait_for_log(r"refusing bottle dev until fixed: defined both in")
+        assert re.search(rf"refusing bottle broken until fixed: registration file {bottles}/broken\.json: not valid JSON",
+                         output)
+
+        (bottles / "other.json").unlink()
+        sock, status, body = connect(here, "chatgpt.com", auth=other_auth)
+        sock.close()
+        assert status == 407  # gone with its file
+        for secret in SECRETS:
+            assert secret not in proxy.output()
+    finally:
+        proxy.stop()
+
+    done = subprocess.run([sys.executable, str(ADDON), "check", str(config), str(bottles)],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 1
+    assert f"bottle 'broken': registration file {bottles}/broken.json: not valid JSON" in done.stderr
+    assert "bottle 'dev': defined both in" in done.stderr

@@ -527,7 +527,8 @@ class Egress:
                 self.config = load_all(self.path, self.bottles_dir)
             except ConfigError as exc:
                 raise exceptions.OptionsError(str(exc)) from None
-            _log_broken(self.config)
+            # A warning, not an error: mitmdump exits when an error is logged during startup.
+            _log_broken(self.config, logging.WARNING)
 
     def current(self) -> Config | None:
         """The config, re-read if a file changed; None while the config file is invalid (fail closed)."""
@@ -687,9 +688,9 @@ def _broken(name: str) -> str:
             f"refused until it is fixed (the proxy log names the file).")
 
 
-def _log_broken(config: Config | None) -> None:
+def _log_broken(config: Config | None, level: int = logging.ERROR) -> None:
     for name, why in sorted((config.broken if config else {}).items()):
-        log.error("egress: refusing bottle %s until fixed: %s", name, why)
+        log.log(level, "egress: refusing bottle %s until fixed: %s", name, why)
 
 
 def _label(bottle: Bottle | None, host: str) -> str:
