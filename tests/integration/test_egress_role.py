@@ -193,6 +193,11 @@ def test_converge_then_rerun_changes_nothing(env: Env) -> None:
     again = run_role(env.workdir, env.variables)
     assert again.rc == 0, again.failed_msgs()
     assert again.changed("localhost") == 0, [r["_task"] for r in again.results["localhost"] if r.get("changed")]
+    check = run_role(env.workdir, env.variables, "--check", "--diff", "-vvv")
+    assert check.rc == 0 and check.changed("localhost") == 0, check.failed_msgs()
+    key = (env.egress_dir / "bottle-key").read_text().strip()
+    for run in (env.first, again, check):  # the bottle key never shows in any output
+        assert key not in run.stdout + run.stderr
     assert started_at(env.names["egress_name"]) == before
     name, egress_dir = env.names["egress_name"], str(env.egress_dir)
     assert fact(again) == {
