@@ -173,7 +173,8 @@ class Bottle:
                 rc, err = 126, str(exc)
             if rc != 0:
                 detail = (err or "").strip().splitlines()[-1:] or [f"exit code {rc}"]
-                raise ApplyError(field, f"{command['error']} ({' '.join(argv)}: {detail[0]})")
+                # The command's name only: its arguments may carry credentials (the egress check's).
+                raise ApplyError(field, f"{command['error']} ({argv[0]}: {detail[0]})")
 
     # -- directories and modes -----------------------------------------------------
 
