@@ -121,8 +121,10 @@ base_rootfs() {
 egress_env() {
   # mitmproxy does not co-install with .venv: its own venv runs the loopback proxy tests and
   # stages the egress image's site-packages.
-  local venv="$CACHE/venv-egress"
-  if ! "$venv/bin/mitmdump" --version 2>/dev/null | grep -q "^Mitmproxy: $EGRESS_MITMPROXY_VERSION\$"; then
+  local venv="$CACHE/venv-egress" version
+  # Captured first: `mitmdump --version | grep -q` fails under pipefail when grep exits early.
+  version=$("$venv/bin/mitmdump" --version 2>/dev/null || true)
+  if ! grep -qx "Mitmproxy: $EGRESS_MITMPROXY_VERSION" <<<"$version"; then
     log "mitmproxy==$EGRESS_MITMPROXY_VERSION venv ($venv)"
     rm -rf "$venv"
     python3 -m venv "$venv"
