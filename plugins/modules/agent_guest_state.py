@@ -15,8 +15,8 @@ description:
     M(bot_bottle.agents.agent_mcp_server). Those action plugins compute the desired state on
     the controller and run this module once, so provisioning costs one remote round trip.
   - "A dry pass runs first and writes nothing: it checks that the bottle user I(run_as) exists,
-    runs the read-only I(checks) as that user, and validates every step (configs parse, owners
-    exist, no symlinks). Only then are I(dirs), I(files), I(trees) and I(config_entries) applied,
+    validates every step (configs parse, owners and parent directories exist, no symlinks) and
+    runs the read-only I(checks) as that user. Only then are I(dirs), I(files), I(trees) and I(config_entries) applied,
     in this order, agent configs last. A failed run has written nothing, unless a write itself
     failed (C(changes) then lists what was written)."
   - Every write is atomic (temp file in the same directory, then rename) with its final mode and
@@ -248,7 +248,7 @@ def apply(bottle: Bottle, params: dict) -> None:
 
 
 def run(params: dict, check_mode: bool) -> tuple[Bottle, Bottle | None]:
-    """The dry pass (checks as the bottle user, then every step without writing), then the writes.
+    """The dry pass (every step without writing, then the checks as the bottle user), then the writes.
 
     Returns (dry pass, write pass); the write pass is None in check mode and when TOML edits are
     needed first. ApplyError carries the passes as ``dry`` and ``written``.
@@ -260,8 +260,8 @@ def run(params: dict, check_mode: bool) -> tuple[Bottle, Bottle | None]:
     try:
         user = check_user("run_as", bottle_user(params))
         dry.run = user_runner(user)
+        apply(dry, params)  # validates every step and lists what it would change (would_change on failure)
         dry.check_commands("checks", params["checks"])
-        apply(dry, params)
         if check_mode or dry.toml_edits_needed:
             return dry, None
         writer = Bottle(check_mode=False, toml_files=toml_files)

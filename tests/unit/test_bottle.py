@@ -191,10 +191,10 @@ def test_checks_run_before_any_write_and_a_missing_cli_says_the_plan_text(tmp_pa
                checks=[{"argv": ["no-such-agent-cli", "--version"], "error": "the no-such CLI does not run: install it"}])
     with pytest.raises(ApplyError) as info:
         gs.run(p, check_mode=False)
-    assert str(info.value) == ("checks: the no-such CLI does not run: install it (no-such-agent-cli --version: "
+    assert str(info.value) == ("checks: the no-such CLI does not run: install it (no-such-agent-cli: "
                                f"no-such-agent-cli: not found (PATH={bottle_mod.CHECK_PATH}))")
     assert listing(tmp_path) == [], "nothing written before the checks"
-    assert info.value.written is None
+    assert info.value.written is None and info.value.dry.changes == [f"created directory {tmp_path / 'd'}", f"created {tmp_path / 'd' / 'f'}"]
 
 
 def test_checks_run_in_check_mode_too(tmp_path):
