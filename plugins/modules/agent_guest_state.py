@@ -177,7 +177,7 @@ toml_edits_needed:
   elements: dict
   contains:
     path: {description: The config file., type: str}
-    content_b64: {description: Its current content, base64 encoded., type: str}
+    content_b64: {description: "Its current content, base64 encoded.", type: str}
     sha256: {description: The sha256 of that content., type: str}
 """
 

@@ -23,10 +23,8 @@ from ansible_collections.bot_bottle.agents.plugins.module_utils import configedi
 
 try:
     import tomlkit
-    from tomlkit.exceptions import TOMLKitError
 except ImportError:  # pragma: no cover - reported when an edit is needed
     tomlkit = None  # type: ignore[assignment]
-    TOMLKitError = Exception  # type: ignore[assignment,misc]
 
 
 class TomlEditError(ValueError):
@@ -310,8 +308,8 @@ def _hide_arrays(text: str, eol: str, ops: t.Sequence[configedit.Op]) -> tuple[s
         headers = [(offset, line, _header_path(line)) for offset, line in _headers(text)]
     except configedit.ConfigEditError:
         return text, []
-    touched = {tuple(arg)[:1] for kind, arg, _ in ops if kind == "entry"} | {
-        (k,) for kind, arg, _ in ops if kind == "owned" for k in arg}
+    touched = {tuple(arg)[:1] for kind, arg, _entry in ops if kind == "entry"} | {
+        (k,) for kind, arg, _entry in ops if kind == "owned" for k in arg}
     pieces: list[str] = []
     arrays: list[str] = []
     pos = 0

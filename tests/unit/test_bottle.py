@@ -177,7 +177,7 @@ def test_checks_run_as_the_bottle_user_with_a_throwaway_home(monkeypatch):
     monkeypatch.setenv("CODEX_HOME", "/root/.codex")
     monkeypatch.setenv("CLAUDE_CONFIG_DIR", "/root/.claude")
     run = user_runner(pwd.getpwnam(USER))
-    rc, out, _ = run(["sh", "-c", 'id -un; echo "$HOME"; echo "$PATH"; touch "$HOME/state" && echo wrote; env'])
+    rc, out, _err = run(["sh", "-c", 'id -un; echo "$HOME"; echo "$PATH"; touch "$HOME/state" && echo wrote; env'])
     user, home, path, wrote, *env = out.splitlines()
     assert rc == 0 and user == USER and wrote == "wrote"
     assert home.startswith("/tmp/bot-bottle-check-") and not os.path.exists(home), "the home is removed after"
@@ -296,7 +296,7 @@ def test_check_mode_reports_toml_changes_in_one_run(tmp_path):
 def test_a_file_changed_during_the_run_is_not_overwritten(tmp_path):
     config = tmp_path / "config.toml"
     config.write_text('model = "o3"\n')
-    dry, _ = gs.run(codex_params(config), check_mode=False)
+    dry, _writer = gs.run(codex_params(config), check_mode=False)
     (found,) = dry.toml_edits_needed
     field, ops = guest.toml_ops(codex_params(config), str(config))
     edited = tomlconfig.edit(base64.b64decode(found["content_b64"]), ops)
@@ -311,7 +311,7 @@ def test_compare_and_swap_right_before_the_write(tmp_path, monkeypatch):
     config = tmp_path / "config.toml"
     config.write_text('model = "o3"\n')
     sha = hashlib.sha256(config.read_bytes()).hexdigest()
-    _, ops = guest.toml_ops(codex_params(config), str(config))
+    _field, ops = guest.toml_ops(codex_params(config), str(config))
     edited = tomlconfig.edit(config.read_bytes(), ops)
     real_finish = Bottle.finish
 

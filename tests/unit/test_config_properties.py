@@ -170,9 +170,9 @@ def toml_configs(draw) -> tuple[str, dict]:
             return
         for child, content in children.items():  # [top.child] headers, nested dicts inline or as sub-headers
             owned_table = (top, child) == ("mcp_servers", "supervise")
-            hk = (lambda p: qq(p)) if form == "quoted" else q
+            hk = qq if form == "quoted" else q
             # a comment right before our entry's header may go with it (when what precedes is ours too)
-            lines = [(line, not owned_table) for line, _ in comment()] + [(f"[{hk(top)}.{hk(child)}]", not owned_table)]
+            lines = [(line, not owned_table) for line, _user in comment()] + [(f"[{hk(top)}.{hk(child)}]", not owned_table)]
             subs = []
             for k, v in content.items():
                 if isinstance(v, dict) and draw(st.booleans()):
@@ -204,7 +204,7 @@ def toml_configs(draw) -> tuple[str, dict]:
     eol = draw(st.sampled_from(["\n", "\r\n"]))
     bom = draw(st.sampled_from(["", "\ufeff"]))
     final_newline = draw(st.booleans()) or not lines
-    text = bom + eol.join(line for line, _ in lines) + (eol if final_newline else "")
+    text = bom + eol.join(line for line, _user in lines) + (eol if final_newline else "")
     user_lines = [line + eol for line, user in lines if user and line]
     if not final_newline and lines and lines[-1][1] and lines[-1][0]:
         user_lines[-1] = user_lines[-1][: -len(eol)]

@@ -104,7 +104,7 @@ def test_diff_views_hide_user_data_and_header_values():
 def test_edit_keeps_every_user_byte_of_a_plain_file():
     out = edit(USER_TOML, OWNED, ENTRY)
     assert tomllib.loads(out) == expected(USER_TOML, OWNED, ENTRY)
-    assert out.startswith(USER_TOML.split("[mcp_servers.supervise]")[0])
+    assert out.startswith(USER_TOML.split("[mcp_servers.supervise]", maxsplit=1)[0])
     assert "# about features\n[features]\nx = true\n" in out
 
 
@@ -168,9 +168,9 @@ def test_an_array_of_tables_between_split_tables_stays_where_it_is():
     for ops in ((OWNED, ENTRY), (REMOVE,)):
         out = edit(text, *ops)
         assert tomllib.loads(out) == expected(text, *ops)
-        assert out.startswith(text.split("[mcp_servers.supervise]")[0]), "tomlkit alone moves the tables around the array"
+        assert out.startswith(text.split("[mcp_servers.supervise]", maxsplit=1)[0]), "tomlkit alone moves the tables around the array"
 
 
 def test_header_lines_inside_strings_and_arrays_are_not_headers():
     text = 'a = """\n[[x]]\n"""\nb = [\n[1, 2],\n]\nc = \'\'\'\n[y]\'\'\'\n[[real]]\nk = 1\n[t]\n'
-    assert [line for _, line in tomlconfig._headers(text)] == ["[[real]]\n", "[t]\n"]
+    assert [line for _offset, line in tomlconfig._headers(text)] == ["[[real]]\n", "[t]\n"]
