@@ -96,7 +96,10 @@ def internal_network(name: str = TEST_NETWORK) -> str:
 
 def docker_gateway() -> str:
     """The docker bridge address: where host.docker.internal (host-gateway) points, from any network."""
-    return sh("docker", "network", "inspect", "bridge", "-f", "{{(index .IPAM.Config 0).Gateway}}").stdout.strip()
+    gateway = sh("docker", "network", "inspect", "bridge", "-f", "{{(index .IPAM.Config 0).Gateway}}").stdout.strip()
+    if not gateway:  # docker does not always record it; docker0 carries it
+        gateway = sh("ip", "-4", "-o", "addr", "show", "docker0").stdout.split()[3].split("/")[0]
+    return gateway
 
 
 class DockerBottle(Bottle):

@@ -156,6 +156,8 @@ class AgentProvider(abc.ABC):
             ca_path = f"{own_dir}/egress-ca.pem"
             parts.env.update(egress_env(egress, ca_path, self.ca_env_names, request.mcp_servers))
             egress_files = (AgentProvisionFile(ca_path, egress.ca_pem, owner),)
+            for route in parts.egress_routes:
+                egress.check_readable(route.credential_path)
             registration = (egress.registration_path, egress_registration(egress, parts.egress_routes))
             checks += egress_checks(egress, parts.egress_routes)
         guest_env = {"HOME": home, **parts.env, **request.guest_env}

@@ -126,6 +126,15 @@ class Egress:
     password: str = dataclasses.field(repr=False)
     ca_pem: bytes = dataclasses.field(repr=False)
     allow: tuple[str, ...] = ()
+    # The controller directories the proxy can read credential files from (empty: unknown).
+    credential_dirs: tuple[str, ...] = ()
+
+    def check_readable(self, path: str) -> None:
+        """A route's credential file must be where the proxy container can read it."""
+        if self.credential_dirs and not any(os.path.commonpath([path, d]) == d for d in self.credential_dirs):
+            raise ProvisionError("egress", f"the egress proxy cannot read {path}: it reads credential files only under "
+                                           f"{', '.join(self.credential_dirs)} (egress_credential_dirs of the egress role); "
+                                           "put agent_state_dir there or add its directory to egress_credential_dirs")
 
     @property
     def host_port(self) -> tuple[str, int]:
@@ -169,12 +178,12 @@ class Egress:
         except ValueError:
             raise ProvisionError("egress", f"{key_path} is not a hex key; remove it and rerun the egress role") from None
         return cls(bottle, url.rstrip("/"), directory, password, read_controller_file("egress", ca_path),
-                   tuple(dict.fromkeys(allow)))
+                   tuple(dict.fromkeys(allow)), tuple(_published(directory, data).get("credential_dirs") or ()))
 
 
 def _published(directory: str, data: t.Mapping[str, t.Any]) -> t.Mapping[str, t.Any]:
     """The egress role's fact as given, else as it left it in ``dir``/proxy.json."""
-    if data.get("docker_url") or data.get("published_url"):
+    if data.get("docker_url") or data.get("published_url") or data.get("credential_dirs"):
         return data
     try:
         with open(os.path.join(directory, "proxy.json"), encoding="utf-8") as handle:

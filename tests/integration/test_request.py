@@ -38,15 +38,16 @@ def converge(bottle, host_vars: dict, tmp_path: Path, *args: str):
 
 @pytest.fixture(scope="module")
 def agent_ssh_bottle() -> t.Iterator[SshBottle]:
-    """An SSH bottle whose only user is ``agent``: a hard-linked copy of the suite's rootfs.
-
-    useradd/userdel replace /etc/passwd and friends by rename, so the copy never writes
-    through to the shared rootfs.
-    """
+    """An SSH bottle whose only user is ``agent``: a hard-linked copy of the suite's rootfs, with
+    real copies of /etc and /home (userdel edits files in place: through a hard link it would
+    change the shared rootfs too)."""
     shared = SshBottle.prepare_rootfs(CACHE / "ssh-rootfs")
     rootfs = CACHE / "ssh-rootfs-agent"
     shutil.rmtree(rootfs, ignore_errors=True)
     sh("cp", "-al", str(shared), str(rootfs))
+    for private in ("etc", "home", "root"):
+        shutil.rmtree(rootfs / private)
+        sh("cp", "-a", str(shared / private), str(rootfs / private))
     sh("chroot", str(rootfs), "sh", "-c", "userdel -r node && useradd -m -U -s /bin/bash agent")
     bottle = SshBottle(rootfs, name="ssh-agent-bottle").start()
     yield bottle

@@ -131,3 +131,12 @@ def test_the_dir_alone_finds_the_url_for_the_kind_of_bottle(docker, expected, tm
     request = ProvisionRequest.from_options({"provider": "codex", "state_dir": str(tmp_path / "s"),
                                              "egress": {"dir": str(egress_dir)}}, bottle="b", docker=docker)
     assert request.egress.url == expected
+
+
+def test_a_credential_the_proxy_cannot_read_fails_naming_where_it_reads(tmp_path, egress_dir):
+    egress = {"dir": str(egress_dir), "docker_url": "http://p:3128", "credential_dirs": ["/srv/creds"]}
+    with pytest.raises(ProvisionError, match=r"egress: the egress proxy cannot read .*/state/secrets/codex-api-key: "
+                                             r"it reads credential files only under /srv/creds"):
+        build("codex", tmp_path, egress_dir, auth_token="sk-x", egress=egress)
+    egress["credential_dirs"] = [str(tmp_path)]
+    assert build("codex", tmp_path, egress_dir, auth_token="sk-x", egress=egress).egress_routes

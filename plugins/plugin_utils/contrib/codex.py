@@ -10,7 +10,10 @@ import json
 import os
 import typing as t
 
-import tomlkit
+try:
+    import tomlkit
+except ImportError:  # reported when a Codex plan is built, naming what to install
+    tomlkit = None
 
 from ansible_collections.bot_bottle.agents.plugins.plugin_utils.plan import (
     MERGE_TOML,
@@ -90,6 +93,8 @@ def _config_keys(request: ProvisionRequest) -> bytes:
     if request.egress is not None:
         # Codex strips proxy and CA variables from the commands it runs unless told to keep them.
         keys["shell_environment_policy"] = {"inherit": "all"}
+    if tomlkit is None:
+        raise ProvisionError("provider", "codex needs the Python package tomlkit on the controller (pip install tomlkit)")
     return tomlkit.dumps(keys).encode("utf-8")
 
 
