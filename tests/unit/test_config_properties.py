@@ -134,7 +134,8 @@ def toml_configs(draw) -> tuple[str, dict]:
                                     st.fixed_dictionaries({"trust_level": st.sampled_from(["trusted", "untrusted"])}), max_size=2))
     if draw(st.booleans()):
         projects[HOME] = {"trust_level": draw(st.sampled_from(["trusted", "untrusted"])), **draw(table)}
-    servers = draw(st.dictionaries(key, st.fixed_dictionaries({"url": text_value}, optional={"env": st.dictionaries(bare_key, text_value, min_size=1, max_size=2)}), max_size=2))
+    env = st.dictionaries(bare_key, text_value, min_size=1, max_size=2)
+    servers = draw(st.dictionaries(key, st.fixed_dictionaries({"url": text_value}, optional={"env": env}), max_size=2))
     if draw(st.booleans()):
         servers["supervise"] = draw(st.fixed_dictionaries({"url": text_value}, optional={
             "env": st.dictionaries(bare_key, text_value, min_size=1, max_size=2), "enabled": st.booleans()}))
