@@ -13,15 +13,19 @@ from bottles import CACHE, DockerBottle, sh
 from conftest import ROOT
 
 
-def demo(provider: str, name: str) -> str:
+KEYS = ("ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN", "OPENAI_API_KEY")
+
+
+def demo(provider: str, name: str, **env: str) -> str:
+    clean = {k: v for k, v in os.environ.items() if k not in KEYS}
     proc = subprocess.run(["bash", str(ROOT / "scripts" / "demo.sh"), provider], capture_output=True, text=True,
-                          env={**os.environ, "BOT_BOTTLE_DEMO_NAME": name}, timeout=900, check=False)
+                          env={**clean, "BOT_BOTTLE_DEMO_NAME": name, **env}, timeout=900, check=False)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout
 
 
 def recap_changed(stdout: str) -> int:
-    return int(re.search(r"^demo\s+:.*\bchanged=(\d+)", stdout, re.M).group(1))
+    return int(re.search(r"^demo-\w+\s+:.*\bchanged=(\d+)", stdout, re.M).group(1))
 
 
 @pytest.mark.parametrize("provider", ["claude", "codex"])
@@ -44,7 +48,33 @@ def test_demo_provisions_and_reruns_clean(provider):
         # The launcher starts the real CLI with the planned env (--version: no model API needed).
         version = bottle.exec(f"{printed['launcher']} --version", user="node", check=False)
         assert version.returncode == 0 and re.search(r"\d+\.\d+\.\d+", version.stdout), version
+        assert "no credential in this shell: export" in first
         assert recap_changed(demo(provider, name)) == 0
+    finally:
+        sh("docker", "rm", "-f", name, check=False)
+        shutil.rmtree(CACHE / "demo" / name, ignore_errors=True)
+        (CACHE / "demo" / f"{name}.json").unlink(missing_ok=True)
+
+
+def test_demo_puts_a_key_from_the_shell_behind_the_proxy():
+    """The key stays on this machine: the bottle gets a placeholder and goes out through the proxy.
+    (Nothing is sent to the API: only provisioning runs, whose TLS check the proxy answers itself.)"""
+    name = f"bbt-demo-key-{os.getpid()}"
+    key = f"sk-ant-api03-demo-{os.getpid()}-not-a-real-key"
+    bottle = DockerBottle("unused", name=name)
+    try:
+        out = demo("claude", name, ANTHROPIC_API_KEY=key)
+        printed = json.loads(out.split("--- machine-readable result")[1].split(":\n", 1)[1].split("\n---")[0])
+        assert printed["hidden_env_names"] == ["ANTHROPIC_API_KEY"]
+        (route,) = printed["egress_routes"]
+        assert (route["host"], route["header"]) == ("api.anthropic.com", "x-api-key")
+        assert key not in out and "no credential in this shell" not in out
+        launcher = bottle.read(printed["launcher"])
+        assert "HTTPS_PROXY=" in launcher and "bot-bottle-egress-demo:3128" in launcher
+        assert bottle.exec(f"grep -rlsF {key} /home /etc /tmp /root", check=False).stdout == ""
+        registration = CACHE / "demo" / "egress" / "bottles" / "demo-claude.json"
+        assert json.loads(registration.read_text())["routes"][0]["credential_path"] == route["credential_path"]
+        assert open(route["credential_path"]).read() == key
     finally:
         sh("docker", "rm", "-f", name, check=False)
         shutil.rmtree(CACHE / "demo" / name, ignore_errors=True)
