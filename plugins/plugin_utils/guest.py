@@ -24,7 +24,6 @@ GUEST_MODULE = "bot_bottle.agents.agent_guest_state"
 
 def run_guest_state(action: t.Any, module_args: dict[str, t.Any], task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
     """Run the in-bottle module (twice when a TOML edit is needed); the result never carries file contents."""
-    module_args = _with_checks(module_args)
     outcome = _execute(action, module_args, task_vars)
     edits = outcome.pop("toml_edits_needed", None)
     if not edits or outcome.get("failed"):
@@ -45,16 +44,6 @@ def run_guest_state(action: t.Any, module_args: dict[str, t.Any], task_vars: dic
     if outcome.pop("toml_edits_needed", None) and not outcome.get("failed"):
         return _failed("toml_files", "the bottle asked for a TOML edit twice; rerun", outcome)
     return outcome
-
-
-def _with_checks(module_args: dict[str, t.Any]) -> dict[str, t.Any]:
-    """``pre_copy`` and ``verify`` (the plan's names) become the module's one ``checks`` list."""
-    if "pre_copy" not in module_args and "verify" not in module_args:
-        return module_args
-    args = {k: v for k, v in module_args.items() if k not in ("pre_copy", "verify")}
-    args["checks"] = list(module_args.get("checks") or []) + list(module_args.get("pre_copy") or []) + list(
-        module_args.get("verify") or [])
-    return args
 
 
 def toml_ops(module_args: t.Mapping[str, t.Any], path: str) -> tuple[str, list[configedit.Op]]:
