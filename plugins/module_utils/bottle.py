@@ -35,6 +35,7 @@ import typing as t
 
 from ansible_collections.bot_bottle.agents.plugins.module_utils import configedit
 from ansible_collections.bot_bottle.agents.plugins.module_utils.fileops import (
+    TEMP_PREFIX,
     OwnerError,
     atomic_write,
     path_state,
@@ -225,6 +226,20 @@ class Bottle:
     def _write(self, path: str, data: bytes, mode: int, ids: tuple[int, int]) -> None:
         atomic_write(path, data, mode, ids, before_replace=self._pause)
 
+    def _remove_stale_temps(self, path: str) -> None:
+        """Temp files of an earlier run killed inside its write (complete, never renamed) next to ``path``."""
+        directory = os.path.dirname(path)
+        try:
+            names = sorted(os.listdir(directory))
+        except OSError:
+            return
+        for name in names:
+            full = os.path.join(directory, name)
+            if name.startswith(TEMP_PREFIX) and stat.S_ISREG(os.lstat(full).st_mode):
+                if not self.check_mode:
+                    os.unlink(full)
+                self._done(f"removed {full} (left by an interrupted run)")
+
     def ensure_file(
         self,
         field: str,
@@ -247,6 +262,7 @@ class Bottle:
         current = self._current(field, path)
         if content != current:
             self._require_parent(field, path, "directory")
+            self._remove_stale_temps(path)
             if not self.check_mode:
                 self._write(path, content, int(mode, 8), ids)
             self._done(f"{'created' if current is None else 'updated'} {path}")
@@ -345,9 +361,10 @@ class Bottle:
                 })
                 self.changes.extend(config.lines)
                 continue
+            if not self.check_mode and _sha256(read_bytes(path)) != config.sha256:
+                raise _changed_meanwhile(config.field, path)
+            self._remove_stale_temps(path)
             if not self.check_mode:
-                if _sha256(read_bytes(path)) != config.sha256:
-                    raise _changed_meanwhile(config.field, path)
                 self._write(path, content, mode, config.ids)
             self.changes.extend(config.lines)
 

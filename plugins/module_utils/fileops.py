@@ -13,6 +13,9 @@ import tempfile
 import typing as t
 
 
+TEMP_PREFIX = ".bot-bottle-"  # atomic_write's temp files: a run killed inside a write leaves one
+
+
 class OwnerError(ValueError):
     """The owner named by a plan does not exist in the bottle."""
 
@@ -55,7 +58,7 @@ def atomic_write(
     ``before_replace(path)`` runs between the fsync and the rename (a test hook).
     """
     directory = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(prefix=".bot-bottle-", dir=directory)
+    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=directory)
     try:
         os.fchmod(fd, mode)
         if ids is not None:

@@ -361,3 +361,14 @@ def test_slow_write_hook_logs_and_pauses_only_when_the_flag_exists(tmp_path, mon
     assert Bottle(True)._pause is None, "never in the dry pass"
     b.ensure_file("files", str(tmp_path / "f"), b"x", "600", OWNER)
     assert (tmp_path / "log").read_text() == f"{os.getpid()} {tmp_path / 'f'}\n"
+
+
+def test_temp_files_of_an_interrupted_write_are_removed_with_the_next_write(tmp_path):
+    (tmp_path / ".bot-bottle-abc123").write_text("complete content of a killed write")
+    dry = Bottle(check_mode=True)
+    dry.ensure_file("files", str(tmp_path / "f"), b"new", "600", OWNER)
+    b = Bottle(check_mode=False)
+    b.ensure_file("files", str(tmp_path / "f"), b"new", "600", OWNER)
+    assert os.listdir(tmp_path) == ["f"]
+    assert b.changes == dry.changes == [f"removed {tmp_path / '.bot-bottle-abc123'} (left by an interrupted run)",
+                                        f"created {tmp_path / 'f'}"]
