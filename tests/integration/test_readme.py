@@ -40,7 +40,7 @@ class Forwarder:
     def _serve(self) -> None:
         while True:
             try:
-                client, _ = self.server.accept()
+                client = self.server.accept()[0]
             except OSError:
                 return
             upstream = socket.create_connection(self.target)
