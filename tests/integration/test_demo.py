@@ -24,6 +24,13 @@ def demo(provider: str, name: str, **env: str) -> str:
     return proc.stdout
 
 
+@pytest.fixture(scope="module", autouse=True)
+def stop_the_demo_proxy():
+    """The demo leaves its egress proxy running for the user; the tests stop it."""
+    yield
+    sh("docker", "rm", "-f", "bot-bottle-egress-demo", check=False)
+
+
 def recap_changed(stdout: str) -> int:
     return int(re.search(r"^demo-\w+\s+:.*\bchanged=(\d+)", stdout, re.M).group(1))
 
