@@ -44,13 +44,15 @@ python_env() {
 
 oldest_core_env() {
   # The compatibility test runs the provision playbook with the oldest supported ansible-core.
-  local venv="$CACHE/venv-ansible-core-$OLDEST_ANSIBLE_CORE"
-  if [ ! -f "$venv/.installed" ]; then
-    log "ansible-core==$OLDEST_ANSIBLE_CORE venv ($venv)"
+  # tomlkit: the collection's own controller dependency (Codex config edits).
+  local venv="$CACHE/venv-ansible-core-$OLDEST_ANSIBLE_CORE" packages="ansible-core==$OLDEST_ANSIBLE_CORE tomlkit"
+  if [ "$(cat "$venv/.installed" 2>/dev/null)" != "$packages" ]; then
+    log "$packages venv ($venv)"
     rm -rf "$venv"
     python3 -m venv "$venv"
-    "$venv/bin/pip" install -q --disable-pip-version-check "ansible-core==$OLDEST_ANSIBLE_CORE"
-    touch "$venv/.installed"
+    # shellcheck disable=SC2086  # one word per package
+    "$venv/bin/pip" install -q --disable-pip-version-check $packages
+    echo "$packages" >"$venv/.installed"
   fi
 }
 

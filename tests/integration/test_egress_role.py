@@ -203,7 +203,10 @@ def test_converge_then_rerun_changes_nothing(env: Env) -> None:
     assert fact(again) == {
         "name": name, "dir": egress_dir, "docker_url": f"http://{name}:3128",
         "published_url": f"http://127.0.0.1:{env.published}",
-        "ca_cert_path": f"{egress_dir}/confdir/mitmproxy-ca-cert.pem", "network": env.names["egress_network"]}
+        "ca_cert_path": f"{egress_dir}/confdir/mitmproxy-ca-cert.pem", "network": env.names["egress_network"],
+        "credential_dirs": env.variables["egress_credential_dirs"]}
+    # Left in the proxy's directory: agent_egress={dir} finds the URLs there.
+    assert json.loads((env.egress_dir / "proxy.json").read_text()) == fact(again)
 
 
 def test_ca_and_bottle_key_are_private_and_made_once(env: Env) -> None:
