@@ -26,6 +26,9 @@ apt_packages() {
   command -v tmux >/dev/null || missing+=(tmux)
   command -v unshare >/dev/null || missing+=(util-linux)
   command -v npm >/dev/null || missing+=(npm)
+  # Test bottles live in network namespaces (ip netns, veth); the isolation test probes with curl.
+  command -v ip >/dev/null || missing+=(iproute2)
+  command -v curl >/dev/null || missing+=(curl)
   if ((${#missing[@]})); then
     log "apt-get install ${missing[*]}"
     apt-get update -qq
