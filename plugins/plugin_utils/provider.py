@@ -23,6 +23,7 @@ import shlex
 import typing as t
 import urllib.parse
 
+from ansible_collections.bot_bottle.agents.plugins.module_utils.fileops import atomic_write, read_bytes
 from ansible_collections.bot_bottle.agents.plugins.plugin_utils import contrib
 from ansible_collections.bot_bottle.agents.plugins.plugin_utils.plan import (
     MERGE_REPLACE,
@@ -335,18 +336,14 @@ def get_provider(template: str) -> AgentProvider:
 
 def write_controller_files(files: t.Mapping[str, bytes], check_mode: bool = False) -> list[str]:
     """Write each changed controller file atomically (0600, dirs 0700); return the changed paths."""
-    changed = [path for path, data in sorted(files.items()) if _read_or_none(path) != data]
-    if not check_mode:
-        for path in changed:
-            try:
+    try:
+        changed = [path for path, data in sorted(files.items()) if read_bytes(path) != data]
+        if not check_mode:
+            for path in changed:
                 os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-                tmp = f"{path}.tmp-{os.getpid()}"
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(files[path])
-                os.replace(tmp, path)
-            except OSError as exc:
-                raise ProvisionError("state_dir", f"cannot write {exc.filename}: {exc.strerror}") from None
+                atomic_write(path, files[path], 0o600)
+    except OSError as exc:
+        raise ProvisionError("state_dir", f"cannot write {exc.filename}: {exc.strerror}") from None
     return changed
 
 
@@ -374,7 +371,7 @@ def register_with_egress(registration: tuple[str, bytes] | None) -> Registration
     if registration is None:
         return Registration()
     path, content = registration
-    previous = _read_or_none(path)
+    previous = read_bytes(path)
     if previous == content:
         return Registration(path, previous)
     try:
@@ -382,14 +379,6 @@ def register_with_egress(registration: tuple[str, bytes] | None) -> Registration
     except ProvisionError as exc:
         raise ProvisionError("egress", exc.detail) from None
     return Registration(path, previous, written=True)
-
-
-def _read_or_none(path: str) -> bytes | None:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except OSError:
-        return None
 
 
 # -- the seed's helpers -------------------------------------------------------------------------
