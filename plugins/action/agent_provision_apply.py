@@ -14,10 +14,9 @@ from ansible_collections.bot_bottle.agents.plugins.plugin_utils.provider import 
     write_controller_files,
 )
 from ansible_collections.bot_bottle.agents.plugins.plugin_utils.request import (
-    REQUEST_SPEC,
     ProvisionError,
-    ProvisionRequest,
     error_result,
+    task_request,
 )
 
 
@@ -26,11 +25,9 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        args = self.validate_argument_spec(argument_spec=REQUEST_SPEC)[1]
         check_mode = self._task.check_mode
         try:
-            request = ProvisionRequest.from_options(args, bottle=task_vars.get("inventory_hostname", ""),
-                                                    docker="docker" in self._connection.transport)
+            request = task_request(self, task_vars)
             plan = get_provider(request.provider).build(request)
             # The bottle's checks go through its egress proxy, which must know the bottle first.
             registered = register_with_egress(plan.egress_registration)

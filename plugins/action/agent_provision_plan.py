@@ -9,10 +9,9 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.bot_bottle.agents.plugins.plugin_utils.provider import get_provider
 from ansible_collections.bot_bottle.agents.plugins.plugin_utils.request import (
-    REQUEST_SPEC,
     ProvisionError,
-    ProvisionRequest,
     error_result,
+    task_request,
 )
 
 
@@ -22,10 +21,8 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        args = self.validate_argument_spec(argument_spec=REQUEST_SPEC)[1]
         try:
-            request = ProvisionRequest.from_options(args, bottle=task_vars.get("inventory_hostname", ""),
-                                                    docker="docker" in self._connection.transport)
+            request = task_request(self, task_vars)
             plan = get_provider(request.provider).build(request)
         except ProvisionError as exc:
             return dict(result, **error_result(self._task, exc))

@@ -21,6 +21,10 @@ import tempfile
 import typing as t
 import urllib.parse
 
+import yaml
+
+from ansible_collections.bot_bottle.agents.plugins.doc_fragments.request import ModuleDocFragment
+
 DEFAULT_GUEST_HOME = "/home/node"
 DEFAULT_OWNER = "node:node"
 DEFAULT_MCP_NAME = "supervise"
@@ -40,42 +44,31 @@ class ProvisionError(ValueError):
         self.detail = message
 
 
-MCP_SERVER_SPEC = dict(
-    name=dict(type="str", default=DEFAULT_MCP_NAME),
-    url=dict(type="str", default=""),
-    headers=dict(type="dict", default={}, no_log=True),
-    bearer_token_env_var=dict(type="str", default="", no_log=False),
-    state=dict(type="str", default="present", choices=["present", "absent"]),
-)
+def _spec_from_doc(options: t.Mapping[str, t.Any]) -> dict[str, dict[str, t.Any]]:
+    """An argument spec from documented options: the doc fragment is the one declaration of each option."""
+    spec: dict[str, dict[str, t.Any]] = {}
+    for name, doc in options.items():
+        entry = {key: doc[key] for key in ("type", "required", "default", "choices", "elements") if key in doc}
+        if "suboptions" in doc:
+            entry["options"] = _spec_from_doc(doc["suboptions"])
+        spec[name] = entry
+    return spec
 
-REQUEST_SPEC = dict(
-    provider=dict(type="str", required=True),
-    state_dir=dict(type="path", required=True),
-    dockerfile=dict(type="str", default=""),
-    guest_home=dict(type="str", default=DEFAULT_GUEST_HOME),
-    owner=dict(type="str", default=DEFAULT_OWNER),
-    guest_env=dict(type="dict", default={}),
-    auth_token=dict(type="str", default="", no_log=True),
-    auth_kind=dict(type="str", default="auto", choices=["auto", "oauth", "api_key"]),
-    forward_host_credentials=dict(type="bool", default=False),
-    credentials_in_guest=dict(type="bool", default=False),
-    controller_env=dict(type="dict"),
-    trusted_project_path=dict(type="str", default=""),
-    skills=dict(type="list", elements="str", default=[]),
-    skills_root=dict(type="path", default=""),
-    prompt_file=dict(type="path", default=""),
-    mcp_servers=dict(type="list", elements="dict", default=[], options=MCP_SERVER_SPEC),
-    # The egress proxy this bottle goes out through: the egress role's ``egress_proxy`` fact
-    # (``dir`` and ``url``, or ``docker_url`` / ``published_url``); empty: no proxy.
-    egress=dict(type="dict", default={}),
-    egress_allow=dict(type="list", elements="str", default=[]),
-)
 
-# What a role user set for each option (the agent role passes them through under these names).
+REQUEST_SPEC = _spec_from_doc(yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"])
+MCP_SERVER_SPEC = REQUEST_SPEC["mcp_servers"]["options"]
+# Docs carry no no_log: the secret options are named here (and bearer_token_env_var, a name, is not one).
+REQUEST_SPEC["auth_token"]["no_log"] = True
+MCP_SERVER_SPEC["headers"]["no_log"] = True
+MCP_SERVER_SPEC["bearer_token_env_var"]["no_log"] = False
+
+# What a role user set for each option: through the agent role, option ``x`` is variable ``agent_x``.
 ROLE_VARIABLES = {name: f"agent_{name}" for name in REQUEST_SPEC}
-ROLE_VARIABLES.update(
-    {"mcp_servers[supervise].url": "agent_supervise_url", "mcp_servers[supervise].headers": "agent_supervise_headers"}
-)
+# The supervise server has role variables of its own (agent_supervise_*), folded into mcp_servers.
+SUPERVISE_VARIABLES = {"url": "agent_supervise_url", "headers": "agent_supervise_headers",
+                       "bearer_token_env_var": "agent_supervise_bearer_token_env_var"}
+ROLE_VARIABLES.update({f"mcp_servers[{DEFAULT_MCP_NAME}].{field}": variable
+                       for field, variable in SUPERVISE_VARIABLES.items()})
 
 
 def role_variable(option: str) -> str:
@@ -272,6 +265,48 @@ class ProvisionRequest:
         for name in request.skills:
             skill_files(request.skills_root, name)
         return request
+
+
+def task_request(action: t.Any, task_vars: t.Mapping[str, t.Any]) -> ProvisionRequest:
+    """The request a planning action's task makes: its arguments, checked against ``REQUEST_SPEC``.
+
+    Through the agent role every option the task does not set comes from its role variable
+    (``agent_<option>``), so a new option is declared in the doc fragment and the role's argument
+    spec, not threaded through the role's task as well.
+    """
+    from ansible.errors import AnsibleActionFail
+    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+    task = action._task
+    arguments = dict(task.args)
+    if _through_agent_role(task):
+        arguments = dict(role_arguments(task_vars, action._templar.template), **arguments)
+    validated = ArgumentSpecValidator(REQUEST_SPEC).validate(arguments)
+    if validated.error_messages:
+        raise AnsibleActionFail(validated.errors.msg)
+    return ProvisionRequest.from_options(validated.validated_parameters, bottle=task_vars.get("inventory_hostname", ""),
+                                         docker="docker" in action._connection.transport)
+
+
+def role_arguments(role_vars: t.Mapping[str, t.Any], template: t.Callable[[t.Any], t.Any]) -> dict[str, t.Any]:
+    """Module options from the agent role's variables: each ``agent_<option>`` that is defined.
+
+    Refuses a string where a list or mapping is expected: role argument validation would have let
+    ``agent_skills: review`` through as ``["review"]``.
+    """
+    def value(variable: str, option: str, kind: str) -> t.Any:
+        found = template(role_vars[variable])
+        if kind in ("list", "dict") and isinstance(found, str):
+            raise ProvisionError(option, f"must be a YAML {'list' if kind == 'list' else 'mapping'}, not a string")
+        return found
+
+    arguments = {option: value(ROLE_VARIABLES[option], option, spec["type"])
+                 for option, spec in REQUEST_SPEC.items() if ROLE_VARIABLES[option] in role_vars}
+    supervise = {field: value(variable, f"mcp_servers[{DEFAULT_MCP_NAME}].{field}", MCP_SERVER_SPEC[field]["type"])
+                 for field, variable in SUPERVISE_VARIABLES.items() if variable in role_vars}
+    if supervise.get("url"):
+        arguments["mcp_servers"] = [dict(supervise, name=DEFAULT_MCP_NAME), *arguments.get("mcp_servers", [])]
+    return arguments
 
 
 def checked_owner(owner: str) -> str:

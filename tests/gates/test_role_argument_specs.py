@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from agents import PROVIDERS
 from gatelib import ROOT
 from bottles import run_playbook
 
@@ -17,11 +18,32 @@ def options(role: str) -> dict:
     return yaml.safe_load((ROLES / role / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
 
 
-@pytest.mark.parametrize("role", ["claude", "codex"])
+@pytest.mark.parametrize("role", PROVIDERS)
 def test_entry_roles_declare_nothing_the_shared_role_declares(role: str) -> None:
     # Options are declared once, in the shared role; the entry roles only preset agent_provider.
     assert options("agent")["agent_provider"]["required"] is True
     assert options(role) == {}
+
+
+# Options the role computes itself (agent_state_dir's default) or that are for direct module use only.
+ROLE_DEFAULTS_DIFFER = {"state_dir"}
+MODULE_ONLY = {"controller_env"}
+
+
+def test_every_request_option_is_a_role_variable_with_the_same_contract() -> None:
+    # The action reads agent_<option> for every option of the request: the role's spec must
+    # declare each with the module's type, default and choices, so docs and behaviour agree.
+    from ansible_collections.bot_bottle.agents.plugins.plugin_utils.request import REQUEST_SPEC
+
+    role = options("agent")
+    for option, spec in REQUEST_SPEC.items():
+        if option in MODULE_ONLY:
+            assert f"agent_{option}" not in role
+            continue
+        declared = role[f"agent_{option}"]
+        keys = ("type", "choices", "elements") if option in ROLE_DEFAULTS_DIFFER else (
+            "type", "default", "choices", "elements", "required")
+        assert {k: declared.get(k) for k in keys} == {k: spec.get(k) for k in keys}, option
 
 
 PLAY = """
@@ -35,11 +57,11 @@ PLAY = """
 """
 
 
-@pytest.mark.parametrize("role", ["claude", "codex"])
+@pytest.mark.parametrize("role", PROVIDERS)
 @pytest.mark.parametrize(("option", "value", "message"), [
-    ("agent_skills", "notalist", "agent_skills must be a YAML list, not a string"),
+    ("agent_skills", "notalist", "agent_skills: must be a YAML list, not a string"),
     ("agent_skills", {"review": True}, "argument 'agent_skills' is of type dict"),
-    ("agent_supervise_headers", "Authorization=canary-4f1d", "agent_supervise_headers must be a YAML mapping, not a string"),
+    ("agent_supervise_headers", "Authorization=canary-4f1d", "agent_supervise_headers: must be a YAML mapping, not a string"),
     ("agent_forward_host_credentials", "maybe", "argument 'agent_forward_host_credentials' is of type str"),
 ])
 def test_wrong_type_is_rejected_by_name(role: str, option: str, value, message: str, tmp_path: Path) -> None:
