@@ -12,11 +12,21 @@ VENV="$ROOT/.venv"
 OLDEST_ANSIBLE_CORE=2.17.14      # the oldest ansible-core we support, tested in its own venv
 EGRESS_MITMPROXY_VERSION=11.0.2  # the egress proxy engine: the newest mitmproxy on Python 3.11
 ANSIBLE_BUNDLE_VERSION=12.3.0      # carries community.docker (no Galaxy needed)
-CLAUDE_VERSION=2.1.332
-CODEX_VERSION=0.169.0
 BASE_IMAGE=localhost/bot-bottle/base:bookworm
 mkdir -p "$CACHE"
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
+
+# The bottle images: images/<provider>.npm (pinned npm specs) + images/<provider>.Dockerfile
+# build localhost/bot-bottle/<provider>:latest; see images/README.md.
+PROVIDERS=()
+for list in "$ROOT"/images/*.npm; do
+  if [ -e "$list" ]; then PROVIDERS+=("$(basename "$list" .npm)"); fi
+done
+for p in "${PROVIDERS[@]}"; do
+  case "$p" in
+    agents | base | egress | *[!a-z0-9_.-]*) log "images/$p.npm: reserved or invalid image name"; exit 1 ;;
+  esac
+done
 
 apt_packages() {
   local missing=()
@@ -78,26 +88,27 @@ PY
   ln -sfn "$ROOT" "$dest/bot_bottle/agents"
 }
 
-agent_clis() {
-  local npmdir="$CACHE/npm"
-  if [ ! -x "$npmdir/node_modules/.bin/claude" ] || [ ! -f "$npmdir/.versions-$CLAUDE_VERSION-$CODEX_VERSION" ]; then
-    log "npm install claude-code@$CLAUDE_VERSION codex@$CODEX_VERSION"
-    rm -rf "$npmdir" && mkdir -p "$npmdir"
-    npm install --silent --no-audit --no-fund --prefix "$npmdir" \
-      "@anthropic-ai/claude-code@$CLAUDE_VERSION" "@openai/codex@$CODEX_VERSION" >/dev/null 2>&1
-    touch "$npmdir/.versions-$CLAUDE_VERSION-$CODEX_VERSION"
+provider_contexts() {
+  # One build context per provider: images/<provider>.npm lists the pinned npm specs its image
+  # needs, installed into .cache/image-context/<provider>/ and redone only when the specs change.
+  if [ -d "$CACHE/npm" ]; then  # the former shared layout: ~800 MB nothing reads any more
+    rm -rf "$CACHE/npm" "$CACHE/image-context"
   fi
-  # Build context: the self-contained binaries only (Node is not needed in a bottle).
-  local ctx="$CACHE/image-context"
-  if [ ! -f "$ctx/.staged-$CLAUDE_VERSION-$CODEX_VERSION" ]; then
-    rm -rf "$ctx" && mkdir -p "$ctx"
-    ln "$npmdir/node_modules/@anthropic-ai/claude-code-linux-x64/claude" "$ctx/claude" 2>/dev/null \
-      || cp "$npmdir/node_modules/@anthropic-ai/claude-code-linux-x64/claude" "$ctx/claude"
-    cp -al "$npmdir/node_modules/@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl" "$ctx/codex-vendor" 2>/dev/null \
-      || cp -a "$npmdir/node_modules/@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl" "$ctx/codex-vendor"
-    touch "$ctx/.staged-$CLAUDE_VERSION-$CODEX_VERSION"
-  fi
-  cp "$ROOT"/images/*.Dockerfile "$ctx/"
+  local p list ctx specs sum
+  for p in "${PROVIDERS[@]}"; do
+    list="$ROOT/images/$p.npm" ctx="$CACHE/image-context/$p"
+    mapfile -t specs < <(awk '$1 !~ /^#/ && NF {print $1}' "$list")
+    sum=$(printf '%s\n' "${specs[@]}" | sha256sum | cut -d' ' -f1)
+    if [ "$(cat "$ctx/.npm-sha256" 2>/dev/null)" = "$sum" ]; then continue; fi
+    rm -rf "$ctx.part" && mkdir -p "$ctx.part"
+    if ((${#specs[@]})); then
+      log "npm install ${specs[*]}"
+      # --ignore-scripts: no package code runs on this machine; the Dockerfiles copy plain files.
+      npm install --loglevel=error --ignore-scripts --no-audit --no-fund --prefix "$ctx.part" "${specs[@]}" >/dev/null
+    fi
+    echo "$sum" >"$ctx.part/.npm-sha256"
+    rm -rf "$ctx" && mv "$ctx.part" "$ctx"
+  done
 }
 
 docker_engine() {
@@ -166,20 +177,49 @@ images() {
     log "docker import $BASE_IMAGE"
     docker import "$CACHE/bottle-rootfs.tar" "$BASE_IMAGE" >/dev/null
   fi
-  local name stamp
-  for name in claude codex agents; do
-    stamp="$CACHE/image-context/.built-$name"
-    if docker image inspect "localhost/bot-bottle/$name:latest" >/dev/null 2>&1 \
-      && [ "$stamp" -nt "$ROOT/images/$name.Dockerfile" ] \
-      && [ "$stamp" -nt "$CACHE/image-context/.staged-$CLAUDE_VERSION-$CODEX_VERSION" ] \
-      && { [ "$name" != agents ] || [ "$stamp" -nt "$CACHE/image-context/.built-claude" ]; }; then
+  local p ctx stamp
+  for p in "${PROVIDERS[@]}"; do
+    # The Dockerfile is copied only when it differs: its mtime then says "content changed".
+    ctx="$CACHE/image-context/$p" stamp="$CACHE/image-context/$p/.built"
+    cmp -s "$ROOT/images/$p.Dockerfile" "$ctx/Dockerfile" || cp "$ROOT/images/$p.Dockerfile" "$ctx/Dockerfile"
+    if docker image inspect "localhost/bot-bottle/$p:latest" >/dev/null 2>&1 \
+      && [ "$stamp" -nt "$ctx/Dockerfile" ] && [ "$stamp" -nt "$ctx/.npm-sha256" ]; then
       continue
     fi
-    log "docker build localhost/bot-bottle/$name:latest"
-    docker build -q -t "localhost/bot-bottle/$name:latest" -f "$CACHE/image-context/$name.Dockerfile" \
-      "$CACHE/image-context" >/dev/null
+    log "docker build localhost/bot-bottle/$p:latest"
+    docker build -q -t "localhost/bot-bottle/$p:latest" "$ctx" >/dev/null
     touch "$stamp"
   done
+  agents_image
+}
+
+agents_image() {
+  # Every provider in one image: the rootfs of the SSH bottle used by the tests and the benchmark.
+  # Generic by the images' convention: files under /opt/bot-bottle/<provider>, commands in /usr/local/bin.
+  local ctx="$CACHE/image-context/agents" image=localhost/bot-bottle/agents:latest p fresh=1
+  local stamp="$CACHE/image-context/agents/.built"
+  mkdir -p "$ctx"
+  {
+    echo "# Generated by scripts/bootstrap.sh from images/*.npm."
+    echo "FROM $BASE_IMAGE"
+    echo "RUN useradd --create-home --shell /bin/bash --uid 1000 --user-group node"
+    echo "RUN command -v tmux >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \\"
+    echo "    apt-get install -y -qq --no-install-recommends tmux >/dev/null && rm -rf /var/lib/apt/lists/*)"
+    for p in "${PROVIDERS[@]}"; do
+      echo "COPY --from=localhost/bot-bottle/$p:latest /opt/bot-bottle/$p /opt/bot-bottle/$p"
+      echo "COPY --from=localhost/bot-bottle/$p:latest /usr/local/bin/ /usr/local/bin/"
+    done
+    echo 'CMD ["sleep", "infinity"]'
+  } >"$ctx/Dockerfile.new"
+  if cmp -s "$ctx/Dockerfile.new" "$ctx/Dockerfile"; then rm "$ctx/Dockerfile.new"; else mv "$ctx/Dockerfile.new" "$ctx/Dockerfile"; fi
+  if ! docker image inspect "$image" >/dev/null 2>&1 || [ ! "$stamp" -nt "$ctx/Dockerfile" ]; then fresh=0; fi
+  for p in "${PROVIDERS[@]}"; do
+    if [ ! "$stamp" -nt "$CACHE/image-context/$p/.built" ]; then fresh=0; fi
+  done
+  if ((fresh)); then return; fi
+  log "docker build $image"
+  docker build -q -t "$image" "$ctx" >/dev/null
+  touch "$stamp"
 }
 
 apt_packages
@@ -187,7 +227,7 @@ python_env
 collections
 oldest_core_env
 if [ "${BOOTSTRAP_IMAGES:-1}" = 1 ]; then
-  agent_clis
+  provider_contexts
   docker_engine
   base_rootfs
   egress_env

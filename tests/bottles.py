@@ -29,7 +29,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".cache"
 VENV_BIN = ROOT / ".venv" / "bin"
-IMAGES = {"claude": "localhost/bot-bottle/claude:latest", "codex": "localhost/bot-bottle/codex:latest"}
+# One bottle image per provider, declared by images/<provider>.npm (scripts/bootstrap.sh builds it).
+IMAGES = {p.stem: f"localhost/bot-bottle/{p.stem}:latest" for p in sorted((ROOT / "images").glob("*.npm"))}
 AGENTS_IMAGE = "localhost/bot-bottle/agents:latest"
 GUEST_HOME = "/home/node"
 # The docker network every test bottle joins: internal, so nothing is forwarded off this machine.
