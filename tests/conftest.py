@@ -15,6 +15,7 @@ COLLECTIONS = ROOT / ".cache" / "collections"
 sys.path.insert(0, str(COLLECTIONS))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from agents import PROVIDERS  # noqa: E402
 from bottles import IMAGES, DockerBottle, SshBottle  # noqa: E402
 
 EXAMPLES = ROOT / "examples"
@@ -42,7 +43,7 @@ def target_kind(request) -> str:
     return request.param
 
 
-@pytest.fixture(params=["claude", "codex"])
+@pytest.fixture(params=PROVIDERS)
 def provider(request) -> str:
     return request.param
 

@@ -6,10 +6,13 @@ import os
 from pathlib import Path
 
 import pytest
+from agents import PROVIDERS
 from bottles import GUEST_HOME, internal_network, role_vars, run_playbook, sh, write_inventory
 
 CLAUDE_JSON = f"{GUEST_HOME}/.claude.json"
 CODEX_TOML = f"{GUEST_HOME}/.codex/config.toml"
+
+KNOWN = ", ".join(PROVIDERS)
 
 
 def run_failing(bottle, tmp_path, overrides: dict, provider: str = "claude", env: dict | None = None) -> str:
@@ -36,18 +39,18 @@ def docker_claude(make_bottle):
 
 
 def test_unknown_provider(docker_claude, tmp_path):
-    msg = run_failing(docker_claude, tmp_path, {"agent_provider": "gemini"})
-    assert "gemini" in msg
+    msg = run_failing(docker_claude, tmp_path, {"agent_provider": "nosuch"})
+    assert "nosuch" in msg
 
 
 def test_unknown_provider_through_the_shared_role(docker_claude, tmp_path):
     """Through the shared role (the thin roles pick the provider by name): the role variable is named."""
     inventory = write_inventory(tmp_path / "inventory.yml", {docker_claude.name: {
-        **role_vars(docker_claude, "claude", tmp_path), "agent_provider": "gemini"}})
+        **role_vars(docker_claude, "claude", tmp_path), "agent_provider": "nosuch"}})
     playbook = tmp_path / "play.yml"
     playbook.write_text("- hosts: bottles\n  gather_facts: false\n  roles: [bot_bottle.agents.agent]\n")
     run = run_playbook(inventory, playbook=playbook)
-    assert "agent_provider: unknown provider 'gemini'; known providers: claude, codex" in run.failed_msgs()
+    assert f"agent_provider: unknown provider 'nosuch'; known providers: {KNOWN}" in run.failed_msgs()
 
 
 @pytest.mark.parametrize(

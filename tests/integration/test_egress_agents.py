@@ -1,8 +1,8 @@
-"""The real Claude Code and Codex, in docker and SSH bottles, reach their APIs only through the real
+"""The real agent CLIs (every provider in the registry), in docker and SSH bottles, reach their APIs only through the real
 egress proxy, which puts the real credential on the wire while the bottle holds a placeholder.
 
 The "APIs" are a fake model API served over TLS on this machine under the real host names: the
-proxy's test-only upstream override sends api.anthropic.com / api.openai.com there (and refuses any
+proxy's test-only upstream override sends each provider's API host there (and refuses any
 other host before a lookup), so nothing leaves the machine. Nothing in the bottles changes for the
 test: they name the real hosts and go through HTTPS_PROXY.
 """
@@ -17,6 +17,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from agents import PROVIDERS, AgentDriver, driver
 from bottles import (
     IMAGES,
     ROOT,
@@ -36,15 +37,15 @@ from fakes.tls_api import FakeCA, FakeTlsApi, free_port
 from ansible_collections.bot_bottle.agents.plugins.plugin_utils.provider import PLACEHOLDER_TOKEN
 
 # Stand in for a user's real credentials; the bottle must never hold a byte of them.
-OAUTH_TOKEN = f"sk-ant-oat01-real-{uuid.uuid4().hex}"
 API_KEY = f"sk-ant-api03-real-{uuid.uuid4().hex}"
-OPENAI_KEY = f"sk-proj-real-{uuid.uuid4().hex}"
-TOKENS = {"claude": OAUTH_TOKEN, "codex": OPENAI_KEY}
-CASES = [("docker", "claude"), ("docker", "codex"), ("ssh", "claude"), ("ssh", "codex")]
+TOKENS = {provider: f"{driver(provider).token_prefix}real-{uuid.uuid4().hex}" for provider in PROVIDERS}
+CASES = [(kind, provider) for kind in ("docker", "ssh") for provider in PROVIDERS]
+# Every header a CLI may carry its credential in.
+CREDENTIAL_HEADERS = ("authorization", "x-api-key", "x-goog-api-key")
 
 
 class TlsModelApi(FakeTlsApi):
-    """The fake model API (Anthropic Messages, OpenAI Responses) over TLS under the real names."""
+    """The fake model API (every provider's wire format) over TLS under the real names."""
 
     handler_class = ModelApiHandler
     turns = FakeModelApi.turns
@@ -88,7 +89,7 @@ def proxy(tmp_path_factory, ssh_server) -> t.Iterator[Proxy]:
         egress_publish=f"{ssh_server.host_address}:{free_port(ssh_server.host_address)}",
         egress_credential_dirs=[str(tmp_path_factory.getbasetemp())],
         # Tests only: every API host goes to the fake on this machine, verified with the fake's CA.
-        egress_upstream_override={host: f"{gateway}:{api.port}" for host in ("api.anthropic.com", "api.openai.com")},
+        egress_upstream_override={host: f"{gateway}:{api.port}" for host in (driver(p).api_host for p in PROVIDERS)},
         egress_upstream_ca=str(ca.cert_path),
     )
     run = run_playbook(inventory, playbook=tmp / "egress.yml")
@@ -109,6 +110,10 @@ class Agent(t.NamedTuple):
     tmp: Path
     host_vars: dict[str, t.Any]
     result: dict[str, t.Any]
+
+    @property
+    def driver(self) -> AgentDriver:
+        return driver(self.provider)
 
     def headless(self, message: str = "hello"):
         launcher = shlex.quote(self.result["launcher"])
@@ -144,7 +149,7 @@ def agent(request, proxy, tmp_path_factory) -> t.Iterator[Agent]:
 
 
 def auth_values(requests) -> list[str]:
-    return [r.headers.get("authorization", "") + r.headers.get("x-api-key", "") for r in requests]
+    return ["".join(r.headers.get(name, "") for name in CREDENTIAL_HEADERS) for r in requests]
 
 
 def test_the_api_gets_the_real_token_and_never_the_placeholder(agent, proxy):
@@ -228,7 +233,7 @@ def test_no_token_in_any_ansible_output_and_rerun_is_clean(agent, proxy):
 
 
 def test_a_rotated_secret_reaches_the_api_without_reprovisioning(agent, proxy):
-    (route,) = [r for r in agent.result["egress_routes"] if r["host"] in ("api.anthropic.com", "api.openai.com")]
+    (route,) = [r for r in agent.result["egress_routes"] if r["host"] == agent.driver.api_host]
     secret = Path(route["credential_path"])
     original = secret.read_bytes()
     rotated = TOKENS[agent.provider] + "-rotated"

@@ -1,4 +1,4 @@
-"""The real Claude Code and Codex CLIs accept what the roles provision, offline.
+"""The real agent CLIs (every provider in the registry) accept what the roles provision, offline.
 
 One bottle per (target kind, provider) is provisioned once by the role and then driven with
 the real CLI: MCP readback/connection, auth status per auth mode, headless and resumed runs
@@ -21,6 +21,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from agents import PROVIDERS, AgentDriver, driver
 from bottles import GUEST_HOME, IMAGES, Bottle, DockerBottle, docker_gateway, run_playbook, write_inventory
 from conftest import EXAMPLES
 from fakes.mcp_server import MCP_PATH, TOOL, FakeMcpServer
@@ -33,9 +34,8 @@ REAL_TOKEN = f"real-credential-{uuid.uuid4().hex}"
 PROMPT_TEXT = (EXAMPLES / "prompt.md").read_text().strip()
 SKILL_NAME = "review"
 SKILL_DESCRIPTION = "Review a change for correctness and clarity before it is committed."
-CASES = [("docker", "claude"), ("docker", "codex"), ("ssh", "claude"), ("ssh", "codex")]
-# What the interactive UI shows once it waits for input, and the dialogs it must not stop at.
-READY = {"claude": re.compile(r"bypass permissions on"), "codex": re.compile(r"\? for shortcuts")}
+CASES = [(kind, provider) for kind in ("docker", "ssh") for provider in PROVIDERS]
+# The dialogs an interactive start must not stop at.
 DIALOGS = re.compile(
     r"trust (the files|the contents|this folder)|Quick safety check|Folder access|Open restricted|"
     r"Choose the text style|Detected a custom API key|Bypass Permissions mode|Yes, I accept|"
@@ -64,6 +64,11 @@ class Agent(t.NamedTuple):
     tmp: Path
     result: dict[str, t.Any]
     plan: dict[str, t.Any]
+    real_token: str = ""
+
+    @property
+    def driver(self) -> AgentDriver:
+        return driver(self.provider)
 
     def run(self, command: str, timeout: float = 90, check: bool = False):
         """A shell command as the bottle user, stdin closed (codex exec would wait on it)."""
@@ -73,6 +78,10 @@ class Agent(t.NamedTuple):
         """``command`` in the environment the role's launcher gives the agent (exports + env files)."""
         launcher = shlex.quote(self.result["launcher"])
         return f"eval \"$(sed -n -e '/^export /p' -e '/^if \\[ -r /p' {launcher})\"; {command}"
+
+    def env(self, name: str) -> str:
+        """A variable as the launcher sets it for the agent."""
+        return self.run(self.with_launcher_env(f"printenv {name} || true")).stdout.strip()
 
 
 @pytest.fixture(scope="module")
@@ -92,23 +101,10 @@ def services(ssh_server) -> t.Iterator[dict[str, Services]]:
         s.mcp.stop()
 
 
-def codex_model_provider(api_url: str) -> str:
-    """User config pointing codex at the fake API; it sends auth.json's key like the real provider."""
-    return (
-        'model = "gpt-fake"\nmodel_provider = "bottle-fake"\n\n'
-        '[model_providers.bottle-fake]\nname = "bot-bottle fake model API"\n'
-        f'base_url = "{api_url}/v1"\nwire_api = "responses"\nrequires_openai_auth = true\n'
-    )
-
-
 def seed_user_config(bottle: Bottle, provider: str, svc: Services) -> None:
-    if provider == "codex":
-        config = f"{GUEST_HOME}/.codex/config.toml"
-        bottle.exec(
-            f"install -d -o node -g node -m 700 {GUEST_HOME}/.codex && "
-            f"cat > {config} <<'EOF'\n{codex_model_provider(svc.api_url())}EOF\n"
-            f"chown node:node {config} && chmod 600 {config}"
-        )
+    seed = driver(provider).seed_api_config(svc.api_url())
+    if seed:
+        bottle.exec(seed)
 
 
 def provision(bottle: Bottle, provider: str, tmp: Path, svc: Services, **auth: t.Any) -> dict[str, t.Any]:
@@ -123,7 +119,7 @@ def provision(bottle: Bottle, provider: str, tmp: Path, svc: Services, **auth: t
         "agent_supervise_url": svc.mcp_url(),
         "agent_trusted_project_path": GUEST_HOME,
         "agent_result_file": str(tmp / "result.json"),
-        "agent_guest_env": {"ANTHROPIC_BASE_URL": svc.api_url()} if provider == "claude" else {},
+        "agent_guest_env": driver(provider).api_env(svc.api_url()),
         **auth,
     }
     run = run_playbook(write_inventory(tmp / "inventory.yml", {bottle.name: host}), timeout=180)
@@ -148,7 +144,7 @@ def agent(request, services, tmp_path_factory) -> t.Iterator[Agent]:
         tmp = tmp_path_factory.mktemp(f"{kind}-{provider}")
         plan = provision(bottle, provider, tmp, svc, **DEFAULT_AUTH)
         result = json.loads((tmp / "result.json").read_text())
-        yield Agent(bottle, kind, provider, svc, tmp, result, plan)
+        yield Agent(bottle, kind, provider, svc, tmp, result, plan, REAL_TOKEN)
     finally:
         bottle.exec("tmux kill-server", user="node", check=False)
         if isinstance(bottle, DockerBottle):
@@ -172,20 +168,6 @@ def strings(data: t.Any) -> t.Iterator[str]:
 
 def request_text(body: dict[str, t.Any]) -> str:
     return "\n".join(strings(body))
-
-
-def advertised_tools(body: dict[str, t.Any]) -> set[str]:
-    """Tool names the model is offered: codex nests MCP tools in a namespace, claude may defer
-    them (then they are only named in the system text)."""
-    names = set(re.findall(r"mcp__\w+", request_text(body)))
-    for tool in body.get("tools") or []:
-        names.add(tool.get("name", ""))
-        names.update(f"{tool.get('name')}__{sub.get('name')}" for sub in tool.get("tools") or [])
-    return names
-
-
-def credential(headers: dict[str, str]) -> str:
-    return headers.get("authorization", "").removeprefix("Bearer ")
 
 
 def wait_until(what: str, probe: t.Callable[[], t.Any], timeout: float, detail: t.Callable[[], str]) -> t.Any:
@@ -235,10 +217,10 @@ def start_interactive(agent: Agent) -> str:
         " \\; set-option -t bbt remain-on-exit on",
         user="node",
     )
-    if agent.provider == "codex":
-        # Codex sends the prompt instruction as its first turn: ready means that turn is done.
+    if agent.driver.first_turn_is_the_prompt():
+        # The prompt instruction is the first turn: ready means that turn is done.
         wait_for_pane(agent, re.compile(re.escape(REPLY)))
-    return wait_for_pane(agent, READY[agent.provider])
+    return wait_for_pane(agent, agent.driver.ready)
 
 
 def interactive_turn(agent: Agent, message: str) -> None:
@@ -253,7 +235,7 @@ def interactive_turn(agent: Agent, message: str) -> None:
         60,
         lambda: pane(agent),
     )
-    wait_for_pane(agent, READY[agent.provider])
+    wait_for_pane(agent, agent.driver.ready)
 
 
 def stop_interactive(agent: Agent) -> None:
@@ -264,24 +246,8 @@ def stop_interactive(agent: Agent) -> None:
 
 
 def test_supervise_mcp_is_registered_and_reachable(agent):
-    url = agent.services.mcp_url()
     agent.services.mcp.clear()
-    if agent.provider == "claude":
-        # claude mcp get connects to the server; MCP_TIMEOUT bounds a hang.
-        got = agent.run(f"HOME={GUEST_HOME} MCP_TIMEOUT=10000 claude mcp get supervise", timeout=60)
-        assert got.returncode == 0, got.stderr
-        assert "Connected" in got.stdout, got.stdout
-        assert url in got.stdout
-        assert {"initialize", "tools/list"} <= set(agent.services.mcp.methods())
-    else:
-        codex_home = agent.plan["guest_env"]["CODEX_HOME"]
-        got = agent.run(f"HOME={GUEST_HOME} CODEX_HOME={codex_home} codex mcp get supervise --json", timeout=60)
-        assert got.returncode == 0, got.stderr
-        entry = json.loads(got.stdout)
-        assert entry["enabled"] is True
-        assert entry["transport"]["type"] == "streamable_http"
-        assert entry["transport"]["url"] == url
-        assert entry["transport"]["bearer_token_env_var"] is None
+    agent.driver.mcp_readback(agent, agent.services.mcp_url())
 
 
 def test_headless_run_sends_prompt_skills_and_mcp_tools_with_placeholder_only(agent):
@@ -298,10 +264,11 @@ def test_headless_run_sends_prompt_skills_and_mcp_tools_with_placeholder_only(ag
     assert message in text
     # Claude appends the prompt to its system prompt; codex reads the file (the fake asks it to).
     assert PROMPT_TEXT in text
-    assert f"{SKILL_NAME}: {SKILL_DESCRIPTION}" in text
-    assert f"mcp__supervise__{TOOL['name']}" in advertised_tools(turns[0].json())
+    assert agent.driver.lists_skill(text, SKILL_NAME, SKILL_DESCRIPTION)
+    first = turns[0].json()
+    assert agent.driver.supervise_tool(TOOL["name"]) in agent.driver.tool_names(first, request_text(first))
     for turn in turns:
-        assert credential(turn.headers) == PLACEHOLDER_TOKEN
+        assert agent.driver.credential(turn.headers) == PLACEHOLDER_TOKEN
     recorded = [*api.requests, *agent.services.mcp.requests]
     assert not [r.path for r in recorded if REAL_TOKEN in json.dumps(r.headers) or REAL_TOKEN.encode() in r.body]
     assert grep_bottle(agent, REAL_TOKEN) == ""
@@ -310,7 +277,7 @@ def test_headless_run_sends_prompt_skills_and_mcp_tools_with_placeholder_only(ag
 def test_interactive_start_stops_at_no_dialog(agent):
     try:
         screen = start_interactive(agent)
-        assert READY[agent.provider].search(screen)
+        assert agent.driver.ready.search(screen)
         interactive_turn(agent, f"typed in tmux {uuid.uuid4().hex[:8]}")
     finally:
         stop_interactive(agent)
@@ -334,47 +301,17 @@ def test_resume_continues_the_interactive_session(agent):
     assert first in text, "the resumed run did not carry the earlier conversation"
 
 
-def auth_status(agent: Agent) -> tuple[int, str]:
-    """The CLI's own auth check, in the environment the launcher gives the agent."""
-    command = "claude auth status" if agent.provider == "claude" else "codex login status 2>&1"
-    got = agent.run(agent.with_launcher_env(command), timeout=60)
-    return got.returncode, got.stdout
-
-
-def agent_env(agent: Agent, name: str) -> str:
-    return agent.run(agent.with_launcher_env(f"printenv {name} || true")).stdout.strip()
-
-
 # Runs last for each bottle: the opt-in mode leaves the real token in it on purpose.
 def test_auth_status_follows_the_auth_mode(agent):
     def reprovision(**auth: t.Any) -> None:
         provision(agent.bottle, agent.provider, agent.tmp, agent.services, **auth)
 
     # Default mode (the fixture's): a placeholder the CLI accepts, the real token stays outside.
-    rc, out = auth_status(agent)
-    if agent.provider == "claude":
-        assert rc == 0 and json.loads(out)["loggedIn"] is True, out
-        assert json.loads(out)["authMethod"] == "oauth_token"
-        assert agent_env(agent, "CLAUDE_CODE_OAUTH_TOKEN") == PLACEHOLDER_TOKEN
-    else:
-        assert rc == 0 and "API key" in out and PLACEHOLDER_TOKEN[:8] in out, out
+    agent.driver.auth_status(agent, "placeholder")
     assert grep_bottle(agent, REAL_TOKEN) == ""
-
-    # No credential at all: claude is logged out; codex keeps its placeholder key.
     reprovision(agent_auth_token="")
-    rc, out = auth_status(agent)
-    if agent.provider == "claude":
-        assert rc == 1 and json.loads(out)["loggedIn"] is False, out
-        assert agent_env(agent, "CLAUDE_CODE_OAUTH_TOKEN") == ""
-    else:
-        assert rc == 0 and PLACEHOLDER_TOKEN[:8] in out, out
-
+    agent.driver.auth_status(agent, "none")
     # Opt-in: the real credential is placed in the bottle and the CLI uses it.
     reprovision(agent_auth_token=REAL_TOKEN, agent_credentials_in_guest=True)
-    rc, out = auth_status(agent)
-    if agent.provider == "claude":
-        assert rc == 0 and json.loads(out)["loggedIn"] is True, out
-        assert agent_env(agent, "CLAUDE_CODE_OAUTH_TOKEN") == REAL_TOKEN
-    else:
-        assert rc == 0 and "API key" in out and REAL_TOKEN[:8] in out, out
+    agent.driver.auth_status(agent, "real")
     assert grep_bottle(agent, REAL_TOKEN) != ""

@@ -10,6 +10,7 @@ import typing as t
 from pathlib import Path
 
 import pytest
+from agents import driver
 from bottles import (
     AGENTS_IMAGE,
     CACHE,
@@ -69,17 +70,13 @@ def agent_bottle(request, agent_ssh_bottle):
 
 def read_config_with_the_cli(bottle, provider: str) -> str:
     """The real CLI, run as the bottle user, reads the MCP entry we wrote (0600, owned by agent)."""
-    if provider == "codex":
-        command = f"HOME={AGENT_HOME} CODEX_HOME={AGENT_HOME}/.codex codex mcp get supervise --json"
-    else:
-        command = f"HOME={AGENT_HOME} MCP_TIMEOUT=2000 claude mcp get supervise"
+    command = driver(provider).mcp_get_command(AGENT_HOME)
     return bottle.exec(f"cd {PROJECT} && {command} </dev/null", user="agent", check=False, timeout=60).stdout
 
 
 @pytest.mark.parametrize("agent_bottle", ["docker", "ssh"], indirect=True)
-@pytest.mark.parametrize("provider", ["claude", "codex"])
 def test_a_bottle_whose_user_is_not_node(agent_bottle, provider, tmp_path):
-    agent_bottle.exec(f"rm -rf {AGENT_HOME}/.claude {AGENT_HOME}/.claude.json {AGENT_HOME}/.codex {PROJECT}")
+    agent_bottle.exec(f"rm -rf {AGENT_HOME}/.[!.]* {PROJECT}")
     assert agent_bottle.exec("id node", check=False).returncode != 0, "the bottle must have no node user"
     host_vars = as_agent_user(agent_bottle, tmp_path, provider)
     root_home = agent_bottle.exec("ls -A /root").stdout

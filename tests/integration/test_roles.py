@@ -1,14 +1,13 @@
-"""The claude and codex roles against real docker and SSH bottles."""
+"""The provider roles against real docker and SSH bottles (every provider in the registry)."""
 
 from __future__ import annotations
 
 import json
-import tomllib
+import os
 
-from bottles import GUEST_HOME, SUPERVISE_URL, role_vars, run_playbook, write_inventory
+from agents import driver
+from bottles import SUPERVISE_URL, role_vars, run_playbook, write_inventory
 from conftest import EXAMPLES
-
-CONFIG = {"claude": f"{GUEST_HOME}/.claude.json", "codex": f"{GUEST_HOME}/.codex/config.toml"}
 
 
 def provision(bottle, provider, tmp_path, *args, **extra):
@@ -19,10 +18,8 @@ def provision(bottle, provider, tmp_path, *args, **extra):
 
 
 def mcp_entry(bottle, provider: str):
-    text = bottle.read(CONFIG[provider])
-    if provider == "claude":
-        return json.loads(text)["mcpServers"]["supervise"]
-    return tomllib.loads(text)["mcp_servers"]["supervise"]
+    agent = driver(provider)
+    return agent.mcp_entry(bottle.read(agent.config_path))
 
 
 def test_converge_is_idempotent_and_exact(make_bottle, target_kind, provider, tmp_path):
@@ -44,14 +41,10 @@ def test_converge_is_idempotent_and_exact(make_bottle, target_kind, provider, tm
     assert bottle.stat(skill) == ("600", "node:node")
     assert bottle.read(result["prompt_path"]) == (EXAMPLES / "prompt.md").read_text()
     assert bottle.stat(result["launcher"]) == ("700", "node:node")
-    assert bottle.stat(CONFIG[provider]) == ("600", "node:node")
-    entry = mcp_entry(bottle, provider)
-    assert entry["url"] == SUPERVISE_URL
-    if provider == "claude":
-        assert entry["type"] == "http"
-        assert result["launch"]["interactive"][-2:] == ["--append-system-prompt-file", result["prompt_path"]]
-    else:
-        assert result["launch"]["interactive"][-1] == f"Read and follow the instructions in {result['prompt_path']}."
+    agent = driver(provider)
+    assert bottle.stat(agent.config_path) == ("600", "node:node")
+    agent.check_mcp_entry(mcp_entry(bottle, provider), SUPERVISE_URL)
+    agent.check_launch(result["launch"], result["prompt_path"])
     assert result["skills"] == [f"{plan['skills_dir']}/review"]
 
 
@@ -67,25 +60,11 @@ def test_check_mode_on_fresh_bottle_changes_nothing(make_bottle, target_kind, pr
 
 def test_user_config_survives(make_bottle, target_kind, provider, tmp_path):
     bottle = make_bottle(target_kind, provider)
-    if provider == "claude":
-        user = {"theme": "dark", "mcpServers": {"mine": {"type": "stdio", "command": "my-mcp"}},
-                "projects": {"/srv/app": {"allowedTools": ["Bash"]}}}
-        seed = json.dumps(user, indent=2)
-    else:
-        seed = '# my codex settings\nmodel = "o3"  # keep\n\n[mcp_servers.mine]\ncommand = "my-mcp"\n'
-        bottle.exec(f"install -d -o node -g node -m 700 {GUEST_HOME}/.codex")
-    bottle.exec(f"cat > {CONFIG[provider]} <<'EOF'\n{seed}\nEOF\nchown node:node {CONFIG[provider]}")
+    agent = driver(provider)
+    config = agent.config_path
+    bottle.exec(f"[ -d {os.path.dirname(config)} ] || install -d -o node -g node -m 700 {os.path.dirname(config)}\n"
+                f"cat > {config} <<'EOF'\n{agent.user_config}\nEOF\nchown node:node {config}")
     provision(bottle, provider, tmp_path)
-    text = bottle.read(CONFIG[provider])
-    if provider == "claude":
-        data = json.loads(text)
-        assert data["theme"] == "dark"
-        assert data["mcpServers"]["mine"] == user["mcpServers"]["mine"]
-        assert data["projects"]["/srv/app"] == user["projects"]["/srv/app"]
-        assert data["projects"][GUEST_HOME]["hasTrustDialogAccepted"] is True
-    else:
-        assert text.startswith('# my codex settings\nmodel = "o3"  # keep\n\n[mcp_servers.mine]\ncommand = "my-mcp"\n')
-        data = tomllib.loads(text)
-        assert data["projects"][GUEST_HOME]["trust_level"] == "trusted"
+    agent.check_user_config(bottle.read(config))
     assert mcp_entry(bottle, provider)["url"] == SUPERVISE_URL
     assert provision(bottle, provider, tmp_path).changed(bottle.name) == 0

@@ -5,11 +5,14 @@ from __future__ import annotations
 import subprocess
 
 import yaml
+from agents import PROVIDERS
 from bottles import VENV_BIN, ansible_env, run_playbook
 
 from ansible_collections.bot_bottle.agents.plugins.plugin_utils.request import role_variable
 
 TOKEN = "sk-REAL-TOKEN-must-not-leak-42"
+
+KNOWN = ", ".join(PROVIDERS)
 
 
 def plan_playbook(tmp_path, **extra):
@@ -56,10 +59,10 @@ def test_no_secret_in_any_output_at_vvv(tmp_path):
 
 def test_bad_provider_fails_clearly(tmp_path):
     inventory, playbook = plan_playbook(tmp_path)
-    playbook.write_text(playbook.read_text().replace("provider: codex", "provider: gemini"))
+    playbook.write_text(playbook.read_text().replace("provider: codex", "provider: nosuch"))
     run = run_playbook(inventory, playbook=playbook)
     assert run.rc != 0
-    assert "provider: unknown provider 'gemini'; known providers: claude, codex" in run.failed_msgs()
+    assert f"provider: unknown provider 'nosuch'; known providers: {KNOWN}" in run.failed_msgs()
 
 
 def test_ansible_doc_renders_the_shared_request_options():

@@ -8,6 +8,7 @@ import os
 import tomllib
 
 import pytest
+from agents import PROVIDERS
 from ansible_collections.bot_bottle.agents.plugins.plugin_utils.provider import PLACEHOLDER_TOKEN, get_provider
 from ansible_collections.bot_bottle.agents.plugins.plugin_utils.request import (
     McpServer,
@@ -16,6 +17,8 @@ from ansible_collections.bot_bottle.agents.plugins.plugin_utils.request import (
 )
 
 TOKEN = "sk-ant-oat01-REAL-SECRET-VALUE"
+
+KNOWN = ", ".join(PROVIDERS)
 
 
 def plan_for(provider, tmp_path, **options):
@@ -152,7 +155,7 @@ def test_forward_host_credentials_unparseable(template, path, tmp_path):
         ({"prompt_file": "/nonexistent/p.md"}, "prompt_file: /nonexistent/p.md does not exist"),
         ({"mcp_servers": [{"name": "s", "url": "ftp://x/mcp"}]}, r"mcp_servers\[s\].url: 'ftp://x/mcp' is not an http\(s\) URL"),
         ({"mcp_servers": [{"url": "http://a/"}, {"url": "http://b/"}]}, "mcp_servers: name 'supervise' is listed twice"),
-        ({"provider": "gemini"}, "provider: unknown provider 'gemini'; known providers: claude, codex"),
+        ({"provider": "nosuch"}, f"provider: unknown provider 'nosuch'; known providers: {KNOWN}"),
     ],
 )
 def test_bad_input_names_the_option(kwargs, message, tmp_path):

@@ -1,0 +1,104 @@
+"""What each provider's real CLI looks like to the tests: one file per provider, found by its name.
+
+The tests iterate over the collection's provider registry (``PROVIDERS``); what they need to know
+about a CLI that the collection does not (how to read its MCP config back, what its ready screen
+shows, how it reports its login, how it names a tool) lives in ``tests/agents/<provider>.py``. A
+provider without such a file fails its tests with the name of the file to add.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import typing as t
+
+import pytest
+
+from ansible_collections.bot_bottle.agents.plugins.plugin_utils.provider import known_providers
+
+PROVIDERS: list[str] = known_providers()
+GUEST_HOME = "/home/node"
+
+
+class AgentDriver:
+    """The defaults fit a CLI with a JSON config and ``Authorization: Bearer`` credentials."""
+
+    provider: str
+    # The file (under the bottle user's home) holding the MCP entries; JSON unless parse() is overridden.
+    config: str
+    # What the interactive UI shows once it waits for input.
+    ready: re.Pattern
+    # The request header the CLI puts its credential in, and the API host the egress proxy routes.
+    credential_header = "authorization"
+    api_host: str
+    # How the provider's real credentials start (a test credential gets it, so auto-detection sees a real one).
+    token_prefix = ""
+    # A user's own config, seeded before provisioning; check_user_config asserts it survived.
+    user_config = ""
+
+    @property
+    def config_path(self) -> str:
+        return f"{GUEST_HOME}/{self.config}"
+
+    def parse(self, text: str) -> dict[str, t.Any]:
+        return json.loads(text)
+
+    def mcp_entry(self, text: str, name: str = "supervise") -> dict[str, t.Any]:
+        return self.parse(text)["mcpServers"][name]
+
+    def credential(self, headers: t.Mapping[str, str]) -> str:
+        return headers.get(self.credential_header, "").removeprefix("Bearer ")
+
+    def api_env(self, api_url: str) -> dict[str, str]:
+        """Guest env that points the CLI at a fake model API at ``api_url`` (none: see seed_api_config)."""
+        return {}
+
+    def seed_api_config(self, api_url: str) -> str:
+        """User config (shell, run as root in the bottle) that points the CLI at ``api_url``, if env cannot."""
+        return ""
+
+    def check_launch(self, launch: t.Mapping[str, list[str]], prompt_path: str) -> None:
+        """How the launcher hands the agent its prompt."""
+
+    def check_mcp_entry(self, entry: t.Mapping[str, t.Any], url: str) -> None:
+        assert entry["url"] == url, entry
+
+    def check_user_config(self, text: str) -> None:
+        """The user's own config survived provisioning."""
+
+    def mcp_get_command(self, home: str) -> str:
+        """Shell command: the real CLI, as the bottle user with ``home``, prints the supervise entry (URL included)."""
+        raise NotImplementedError
+
+    def mcp_readback(self, agent: t.Any, url: str) -> None:
+        """The real CLI reads the registered server back (and may connect to it)."""
+        got = agent.run(self.mcp_get_command(GUEST_HOME), timeout=60)
+        assert got.returncode == 0 and url in got.stdout, got.stdout + got.stderr
+
+    def tool_names(self, body: t.Mapping[str, t.Any], text: str) -> set[str]:
+        """Tool names a model request offers (``text``: every string in it)."""
+        return {tool.get("name", "") for tool in body.get("tools") or []}
+
+    def lists_skill(self, text: str, name: str, description: str) -> bool:
+        """Whether the request text lists the skill to the model."""
+        return f"{name}: {description}" in text
+
+    def supervise_tool(self, tool: str) -> str:
+        return f"mcp__supervise__{tool}"
+
+    def first_turn_is_the_prompt(self) -> bool:
+        """Whether the interactive start sends the prompt as a first turn (ready only after its reply)."""
+        return False
+
+    def auth_status(self, agent: t.Any, mode: str) -> None:
+        """The CLI's own login check in the launcher's env: ``placeholder``, ``none`` or ``real`` credential."""
+        raise NotImplementedError
+
+
+def driver(provider: str) -> AgentDriver:
+    try:
+        module = importlib.import_module(f"agents.{provider}")
+    except ModuleNotFoundError:
+        pytest.fail(f"provider {provider!r} has no test driver: add tests/agents/{provider}.py (see tests/agents/__init__.py)")
+    return module.DRIVER

@@ -1,0 +1,77 @@
+"""Codex as the tests see it."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+
+from agents import GUEST_HOME, AgentDriver
+
+from ansible_collections.bot_bottle.agents.plugins.plugin_utils.provider import PLACEHOLDER_TOKEN
+
+
+class Codex(AgentDriver):
+    provider = "codex"
+    config = ".codex/config.toml"
+    api_host = "api.openai.com"
+    token_prefix = "sk-proj-"
+    ready = re.compile(r"\? for shortcuts")
+    user_config = '# my codex settings\nmodel = "o3"  # keep\n\n[mcp_servers.mine]\ncommand = "my-mcp"\n'
+
+    def parse(self, text):
+        return tomllib.loads(text)
+
+    def mcp_entry(self, text, name="supervise"):
+        return self.parse(text)["mcp_servers"][name]
+
+    def seed_api_config(self, api_url):
+        # Codex takes its model API from config.toml only: a user's model provider pointing at the fake.
+        config = (
+            'model = "gpt-fake"\nmodel_provider = "bottle-fake"\n\n'
+            '[model_providers.bottle-fake]\nname = "bot-bottle fake model API"\n'
+            f'base_url = "{api_url}/v1"\nwire_api = "responses"\nrequires_openai_auth = true\n'
+        )
+        path = self.config_path
+        return (f"install -d -o node -g node -m 700 {GUEST_HOME}/.codex && cat > {path} <<'EOF'\n{config}EOF\n"
+                f"chown node:node {path} && chmod 600 {path}")
+
+    def check_launch(self, launch, prompt_path):
+        assert launch["interactive"][-1] == f"Read and follow the instructions in {prompt_path}."
+
+    def check_user_config(self, text):
+        assert text.startswith(self.user_config)
+        assert self.parse(text)["projects"][GUEST_HOME]["trust_level"] == "trusted"
+
+    def mcp_get_command(self, home):
+        # Reads the config without connecting (codex mcp list would probe OAuth discovery URLs).
+        return f"HOME={home} CODEX_HOME={home}/.codex codex mcp get supervise --json"
+
+    def mcp_readback(self, agent, url):
+        assert agent.plan["guest_env"]["CODEX_HOME"] == f"{GUEST_HOME}/.codex"
+        got = agent.run(self.mcp_get_command(GUEST_HOME), timeout=60)
+        assert got.returncode == 0, got.stderr
+        entry = json.loads(got.stdout)
+        assert entry["enabled"] is True
+        assert entry["transport"] == {**entry["transport"], "type": "streamable_http", "url": url,
+                                      "bearer_token_env_var": None}
+
+    def tool_names(self, body, text):
+        # Codex nests MCP tools in a namespace tool.
+        names = super().tool_names(body, text)
+        return names | {f"{tool.get('name')}__{sub.get('name')}" for tool in body.get("tools") or []
+                        for sub in tool.get("tools") or []}
+
+    def first_turn_is_the_prompt(self):
+        return True  # "Read and follow the instructions in …" is its first message
+
+    def auth_status(self, agent, mode):
+        got = agent.run(agent.with_launcher_env("codex login status 2>&1"), timeout=60)
+        # Without a credential codex keeps its placeholder key (it never logs out to a dialog).
+        key = agent.real_token if mode == "real" else PLACEHOLDER_TOKEN
+        assert got.returncode == 0 and key[:8] in got.stdout, got.stdout
+        if mode != "none":
+            assert "API key" in got.stdout, got.stdout
+
+
+DRIVER = Codex()
