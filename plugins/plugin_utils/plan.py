@@ -22,7 +22,9 @@ MERGE_TOML = "toml"  # the content's keys are set in the bottle's TOML, table by
 
 PROMPT_APPEND_FILE = "append_file"
 PROMPT_READ_FILE = "read_prompt_file"
-PROMPT_MODES = (PROMPT_APPEND_FILE, PROMPT_READ_FILE)
+# The CLI reads the prompt file by itself from where the provider put it (a context file): no argv.
+PROMPT_CONTEXT_FILE = "context_file"
+PROMPT_MODES = (PROMPT_APPEND_FILE, PROMPT_READ_FILE, PROMPT_CONTEXT_FILE)
 
 # Where the launcher puts the user's message in a headless argv.
 MESSAGE = "{message}"

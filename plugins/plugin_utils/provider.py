@@ -29,6 +29,8 @@ from ansible_collections.bot_bottle.agents.plugins.plugin_utils.plan import (
     MERGE_REPLACE,
     MESSAGE,
     PROMPT_APPEND_FILE,
+    PROMPT_CONTEXT_FILE,
+    PROMPT_MODES,
     PROMPT_READ_FILE,
     AgentProviderRuntime,
     AgentProvisionCommand,
@@ -62,6 +64,8 @@ class ProviderParts:
 
     request: ProvisionRequest
     files: list[AgentProvisionFile] = dataclasses.field(default_factory=list)
+    # Directories of the provider's own beyond the agent, skills and launcher dirs (made before any file).
+    dirs: list[AgentProvisionDir] = dataclasses.field(default_factory=list)
     env: dict[str, str] = dataclasses.field(default_factory=dict)
     hidden_env_names: list[str] = dataclasses.field(default_factory=list)
     egress_routes: list[EgressRoute] = dataclasses.field(default_factory=list)
@@ -71,6 +75,26 @@ class ProviderParts:
     def add_file(self, guest_path: str, content: bytes, merge: str = MERGE_REPLACE, secret: bool = False) -> None:
         """A file for the bottle user (0600), merged into what is there unless ``replace``."""
         self.files.append(AgentProvisionFile(guest_path, content, self.request.owner, merge=merge, secret=secret))
+
+    def add_dir(self, guest_path: str) -> None:
+        """A directory for the bottle user (0700), made after the base directories."""
+        self.dirs.append(AgentProvisionDir(guest_path, "700", self.request.owner))
+
+    def add_env_credential(self, env_name: str, secret: str, guest_env_file: str,
+                           route: t.Callable[[], EgressRoute]) -> None:
+        """A credential the agent reads from ``env_name``.
+
+        With ``credentials_in_guest`` the real value goes in ``guest_env_file`` (a secret file the
+        launcher sources); otherwise the bottle holds a placeholder and the egress proxy applies
+        ``route()`` (called only then, so no controller secret is kept for an in-guest credential).
+        """
+        if self.request.credentials_in_guest:
+            # Shell-quoted: the launcher sources the file with sh.
+            self.add_file(guest_env_file, f"{env_name}={shlex.quote(secret)}\n".encode("utf-8"), secret=True)
+            self.env_files.append(guest_env_file)
+            return
+        self.add_placeholder(env_name)
+        self.egress_routes.append(route())
 
     def add_placeholder(self, env_name: str) -> None:
         """The guest sees a placeholder where the real credential would be (hidden from summaries)."""
@@ -114,6 +138,14 @@ class AgentProvider(abc.ABC):
     def skills_dir(self, guest_home: str) -> str:
         return f"{self.config_dir(guest_home)}/skills"
 
+    def own_dir(self, guest_home: str) -> str:
+        """Our files for this agent: the launcher (and by default the prompt and the proxy CA)."""
+        return f"{guest_home}/{BOTTLE_DIR}/{self.runtime.provider}"
+
+    def prompt_path(self, guest_home: str) -> str:
+        """Where the prompt file goes (a provider whose CLI reads it from a place of its own moves it)."""
+        return f"{self.own_dir(guest_home)}/prompt.md"
+
     def checks(self) -> tuple[AgentProvisionCommand, ...]:
         """Read-only commands run as the bottle user before anything is written."""
         command = self.runtime.command
@@ -128,12 +160,18 @@ class AgentProvider(abc.ABC):
         return prompt_args(self.runtime.prompt_mode, prompt_path, list(self.runtime.resume_args) if resume else None)
 
     def launch_argv(self, prompt_path: str, resume: bool = False, headless: bool = False) -> list[str]:
-        """The agent's argv; with ``headless`` the message slot ``{message}`` is in it."""
+        """The agent's argv; with ``headless`` the message slot ``{message}`` is in it.
+
+        A CLI whose headless flag takes the message as its value names the slot in its
+        ``headless_args`` (``("-p", MESSAGE)``); otherwise the message comes last.
+        """
         rt = self.runtime
         argv = [rt.command, *(rt.headless_args if headless else ()), *(rt.resume_args if resume else ()),
                 *rt.bypass_args]
         prompt = self.prompt_args(prompt_path, resume)
         if not headless:
+            return argv + prompt
+        if MESSAGE in rt.headless_args:
             return argv + prompt
         if rt.prompt_mode == PROMPT_READ_FILE and prompt:
             # One positional message: the prompt instruction, then the user's text.
@@ -147,9 +185,9 @@ class AgentProvider(abc.ABC):
         home, owner, name = request.guest_home, request.owner, self.runtime.provider
         parts = ProviderParts(request)
         self.add_parts(parts)
-        own_dir = f"{home}/{BOTTLE_DIR}/{name}"
+        own_dir = self.own_dir(home)
         prompt = read_controller_file("prompt_file", request.prompt_file) if request.prompt_file else b""
-        prompt_path = f"{own_dir}/prompt.md" if prompt.strip() else ""
+        prompt_path = self.prompt_path(home) if prompt.strip() else ""
         launch = {v: tuple(self.launch_argv(prompt_path, *flags)) for v, flags in VARIANTS.items()}
         egress = request.egress
         egress_files, registration, checks = (), None, self.checks()
@@ -162,10 +200,11 @@ class AgentProvider(abc.ABC):
             registration = (egress.registration_path, egress_registration(egress, parts.egress_routes))
             checks += egress_checks(egress, parts.egress_routes)
         guest_env = {"HOME": home, **parts.env, **request.guest_env}
-        workdir = request.trusted_project_path or home
+        workdir = request.workdir
         launcher = render_launcher(name, guest_env, parts.env_files, workdir, launch)
         dirs = [AgentProvisionDir(p, "700", owner) for p in (
             self.config_dir(home), self.skills_dir(home), f"{home}/{BOTTLE_DIR}", own_dir)]
+        dirs += parts.dirs
         if request.trusted_project_path:
             dirs.append(AgentProvisionDir(request.trusted_project_path, "700", owner, create_only=True))
         return AgentProvisionPlan(
@@ -185,7 +224,7 @@ class AgentProvider(abc.ABC):
             dirs=tuple(dirs),
             files=(*parts.files, *egress_files,
                    # Always placed, so its path exists; the launch argv names it only when not empty.
-                   AgentProvisionFile(f"{own_dir}/prompt.md", prompt, owner),
+                   AgentProvisionFile(self.prompt_path(home), prompt, owner),
                    AgentProvisionFile(f"{own_dir}/launch", launcher.encode("utf-8"), owner, mode="700")),
             checks=checks,
             trees=tuple(AgentProvisionTree(f"{self.skills_dir(home)}/{skill}", owner,
@@ -397,9 +436,9 @@ def agent_provision_plan(template: str, **options: t.Any) -> AgentProvisionPlan:
 
 def prompt_args(prompt_mode: str, prompt_path: str, argv: t.Sequence[str] | None = None) -> list[str]:
     """Arguments that hand the prompt file at ``prompt_path`` to the agent."""
-    if prompt_mode not in (PROMPT_APPEND_FILE, PROMPT_READ_FILE):
-        raise ValueError(f"prompt_mode: unknown mode {prompt_mode!r}; use {PROMPT_APPEND_FILE} or {PROMPT_READ_FILE}")
-    if not prompt_path:
+    if prompt_mode not in PROMPT_MODES:
+        raise ValueError(f"prompt_mode: unknown mode {prompt_mode!r}; use one of {', '.join(PROMPT_MODES)}")
+    if not prompt_path or prompt_mode == PROMPT_CONTEXT_FILE:
         return []
     if prompt_mode == PROMPT_APPEND_FILE:
         return ["--append-system-prompt-file", prompt_path]
@@ -431,6 +470,21 @@ def json_pointer(data: t.Any, pointer: str) -> t.Any:
     for part in pointer.strip("/").split("/"):
         data = data.get(part) if isinstance(data, dict) else None
     return data
+
+
+def http_mcp_entry(server: McpServer) -> dict[str, t.Any]:
+    """An HTTP MCP entry for a CLI that expands ``${VAR}`` in its config's header values.
+
+    ``bearer_token_env_var`` becomes ``Authorization: Bearer ${VAR}``: the token stays in the
+    agent's environment and never lands in the file.
+    """
+    headers = dict(server.headers)
+    if server.bearer_token_env_var:
+        headers["Authorization"] = f"Bearer ${{{server.bearer_token_env_var}}}"
+    entry: dict[str, t.Any] = {"type": "http", "url": server.url}
+    if headers:
+        entry["headers"] = headers
+    return entry
 
 
 def json_bytes(data: t.Any) -> bytes:

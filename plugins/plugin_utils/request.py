@@ -217,6 +217,11 @@ class ProvisionRequest:
     def user(self) -> str:
         return self.owner.partition(":")[0]
 
+    @property
+    def workdir(self) -> str:
+        """Where the agent starts: the trusted project, else the bottle user's home."""
+        return self.trusted_project_path or self.guest_home
+
     @classmethod
     def from_options(cls, options: t.Mapping[str, t.Any], bottle: str = "", docker: bool = True) -> "ProvisionRequest":
         """Check every option (module argument types already applied) and build the request.

@@ -6,7 +6,9 @@ import subprocess
 import sys
 
 import pytest
+from ansible_collections.bot_bottle.agents.plugins.plugin_utils import plan as plan_module
 from ansible_collections.bot_bottle.agents.plugins.plugin_utils import provider as prov
+from ansible_collections.bot_bottle.agents.plugins.plugin_utils.request import ProvisionRequest
 from conftest import COLLECTIONS
 
 
@@ -65,3 +67,65 @@ def test_prompt_args(mode, path, argv, expected):
 def test_prompt_args_unknown_mode():
     with pytest.raises(ValueError, match="prompt_mode: unknown mode 'stdin'"):
         prov.prompt_args("stdin", "/p.md")
+
+
+def test_prompt_args_context_file_mode_has_no_argv():
+    # The CLI reads the prompt from where the provider put it.
+    assert prov.prompt_args("context_file", "/p.md") == []
+
+
+class ContextFileProvider(prov.AgentProvider):
+    """A provider using every seam hook a CLI unlike claude and codex needs (gemini is one)."""
+
+    package = "fake-cli"
+    runtime = plan_module.AgentProviderRuntime(
+        provider="fake", command="fake", image="fake:latest", dockerfile="fake.Dockerfile",
+        prompt_mode=plan_module.PROMPT_CONTEXT_FILE, bypass_args=("--yes",), resume_args=("--resume",),
+        remote_control_args=(), headless_args=("-p", plan_module.MESSAGE))
+
+    def config_dir(self, guest_home):
+        return f"{guest_home}/.fake"
+
+    def prompt_path(self, guest_home):
+        return f"{guest_home}/.fake/ext/context.md"
+
+    def add_parts(self, parts):
+        parts.add_dir(f"{parts.request.guest_home}/.fake/ext")
+        parts.add_file(f"{parts.request.guest_home}/.fake/trust.json", parts.request.workdir.encode())
+
+    def mcp_entry(self, server, guest_home, owner):
+        return plan_module.ConfigEntry(f"{guest_home}/.fake/mcp.json", "json", ("servers", server.name),
+                                       prov.http_mcp_entry(server), owner)
+
+
+def test_the_seam_places_the_prompt_dirs_and_headless_message_where_the_provider_says(tmp_path):
+    prompt = tmp_path / "prompt.md"
+    prompt.write_text("be brief\n")
+    request = ProvisionRequest(provider="fake", state_dir=str(tmp_path / "state"), prompt_file=str(prompt),
+                               trusted_project_path="/work/repo")
+    plan = ContextFileProvider().build(request)
+    assert plan.prompt_path == "/home/node/.fake/ext/context.md"
+    assert [f.content for f in plan.files if f.guest_path == plan.prompt_path] == [b"be brief\n"]
+    assert not any(f.guest_path.endswith("/.bot-bottle/fake/prompt.md") for f in plan.files)
+    dirs = [d.guest_path for d in plan.dirs]
+    # The provider's directory comes after the base's and before any file is written.
+    assert dirs.index("/home/node/.fake/ext") > dirs.index("/home/node/.fake")
+    assert [f.content for f in plan.files if f.guest_path.endswith("trust.json")] == [b"/work/repo"]
+    assert plan.launch["interactive"] == ("fake", "--yes")
+    assert plan.launch["headless"] == ("fake", "-p", plan_module.MESSAGE, "--yes")
+    assert plan.launch["headless_resume"] == ("fake", "-p", plan_module.MESSAGE, "--resume", "--yes")
+
+
+def test_an_env_credential_is_a_placeholder_and_a_route_unless_in_guest(tmp_path):
+    route = plan_module.EgressRoute("api.example.com", "x-key", "file", "/s/key", value_prefix="")
+    for in_guest in (False, True):
+        parts = prov.ProviderParts(ProvisionRequest(provider="fake", state_dir=str(tmp_path), credentials_in_guest=in_guest))
+        parts.add_env_credential("FAKE_KEY", "it's secret", "/home/node/.fake/creds.env", lambda: route)
+        if in_guest:
+            assert parts.egress_routes == [] and parts.env == {} and parts.env_files == ["/home/node/.fake/creds.env"]
+            (written,) = parts.files
+            # Sourced by sh: quoted, so a value with shell characters stays one word.
+            assert written.secret and written.content == b"FAKE_KEY='it'\"'\"'s secret'\n"
+        else:
+            assert parts.egress_routes == [route] and parts.env == {"FAKE_KEY": prov.PLACEHOLDER_TOKEN}
+            assert parts.hidden_env_names == ["FAKE_KEY"] and parts.files == []

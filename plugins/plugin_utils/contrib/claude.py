@@ -20,6 +20,7 @@ from ansible_collections.bot_bottle.agents.plugins.plugin_utils.provider import 
     AgentProvider,
     ProviderParts,
     controller_home,
+    http_mcp_entry,
     json_bytes,
     json_pointer,
     read_json_file,
@@ -79,29 +80,20 @@ class ClaudeProvider(AgentProvider):
             login_path, secret = _controller_login(request)
         else:
             return
-        if request.credentials_in_guest:
-            env_path = f"{home}/.claude/bot-bottle-credentials.env"
-            parts.add_file(env_path, f"{credential.env}={secret}\n".encode(), secret=True)
-            parts.env_files.append(env_path)
-            return
-        parts.add_placeholder(credential.env)
-        if login_path:
-            route = EgressRoute(API_HOST, OAUTH.header, "json_file", login_path, OAUTH.value_prefix,
-                                ACCESS_TOKEN_POINTER)
-        else:
+
+        def route() -> EgressRoute:
+            if login_path:  # the proxy reads the controller user's own login file, fresh each time
+                return EgressRoute(API_HOST, OAUTH.header, "json_file", login_path, OAUTH.value_prefix,
+                                   ACCESS_TOKEN_POINTER)
             path = parts.add_controller_secret(f"claude-{'api-key' if credential is API_KEY else 'oauth-token'}", secret)
-            route = EgressRoute(API_HOST, credential.header, "file", path, credential.value_prefix)
-        parts.egress_routes.append(route)
+            return EgressRoute(API_HOST, credential.header, "file", path, credential.value_prefix)
+
+        parts.add_env_credential(credential.env, secret, f"{home}/.claude/bot-bottle-credentials.env", route)
 
     def mcp_entry(self, server: McpServer, guest_home: str, owner: str) -> ConfigEntry:
-        headers = dict(server.headers)
-        if server.bearer_token_env_var:
-            # Claude expands ${VAR} in headers when it connects.
-            headers["Authorization"] = f"Bearer ${{{server.bearer_token_env_var}}}"
-        entry: dict[str, t.Any] = {"type": "http", "url": server.url}
-        if headers:
-            entry["headers"] = headers
-        return ConfigEntry(f"{guest_home}/.claude.json", "json", ("mcpServers", server.name), entry, owner)
+        # Claude expands ${VAR} in header values when it connects.
+        return ConfigEntry(f"{guest_home}/.claude.json", "json", ("mcpServers", server.name), http_mcp_entry(server),
+                           owner)
 
 
 def _credential_kind(request: ProvisionRequest) -> Credential:
