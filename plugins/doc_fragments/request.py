@@ -11,7 +11,7 @@ class ModuleDocFragment:
     DOCUMENTATION = r"""
 options:
   provider:
-    description: The agent. One file per provider in C(plugins/plugin_utils/contrib) (C(claude), C(codex)).
+    description: The agent. One file per provider in C(plugins/plugin_utils/contrib) (C(claude), C(codex), ...).
     type: str
     required: true
   state_dir:

@@ -21,7 +21,7 @@ author:
   - bot_bottle contributors (@bot-bottle)
 options:
   provider:
-    description: The agent whose config holds the entry (C(claude), C(codex)).
+    description: The agent whose config holds the entry (C(claude), C(codex), ... - any provider plugin).
     type: str
     required: true
   name:

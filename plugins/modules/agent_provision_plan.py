@@ -12,7 +12,7 @@ short_description: Report the desired state of an AI coding agent bottle
 version_added: "0.1.0"
 description:
   - Computes, on the controller, everything a bottle needs to run one agent provider (C(claude),
-    C(codex)) - directories, files, read-only checks, skills, MCP entries, guest environment,
+    C(codex), ...) - directories, files, read-only checks, skills, MCP entries, guest environment,
     launch argv, egress routes - and returns it as a read-only report, the same
     M(bot_bottle.agents.agent_provision_apply) makes true.
   - Writes nothing and never connects to the bottle; C(changed) is always false.

@@ -110,7 +110,7 @@ class ConfigEntry(_Report):
     """One entry in an agent's own config file (an MCP server); ``entry`` None removes it.
 
     ``key_path`` names the entry: for JSON the nested keys down to it (``mcpServers``, NAME);
-    for TOML its table (``mcp_servers``, NAME).
+    for TOML its table (``mcp_servers``, NAME). Its last key is the server's name.
     """
 
     config_path: str
@@ -119,10 +119,6 @@ class ConfigEntry(_Report):
     entry: t.Mapping[str, t.Any] | None = dataclasses.field(repr=False)
     owner: str
     mode: str = "600"
-
-    @property
-    def name(self) -> str:
-        return ".".join(self.key_path)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -195,7 +191,7 @@ class AgentProvisionPlan(_Report):
             "prompt_path": self.prompt_path,
             "skills_dir": self.skills_dir,
             "skills": [tree.guest_path for tree in self.trees],
-            "mcp_servers": {e.name: e.config_path for e in self.config_entries if e.entry is not None},
+            "mcp_servers": {e.key_path[-1]: e.config_path for e in self.config_entries if e.entry is not None},
             "workdir": self.workdir,
             "env_vars": list(self.env_vars),
             "hidden_env_names": list(self.hidden_env_names),

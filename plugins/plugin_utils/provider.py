@@ -118,6 +118,8 @@ class AgentProvider(abc.ABC):
     # the CA's path in the bottle. Only the proxy's route hosts are intercepted, so tools the
     # agent runs against other allowed hosts keep the system store.
     ca_env_names: t.ClassVar[tuple[str, ...]] = ()
+    # Where users of this CLI keep its credential on their own machine (the demo takes the first set).
+    credential_env_names: t.ClassVar[tuple[str, ...]] = ()
 
     # -- what every provider defines ---------------------------------------------------
 
@@ -131,7 +133,7 @@ class AgentProvider(abc.ABC):
 
     @abc.abstractmethod
     def mcp_entry(self, server: McpServer, guest_home: str, owner: str) -> ConfigEntry:
-        """Where and how an MCP server entry lives in this agent's own config."""
+        """Where and how an MCP server entry lives in this agent's own config (its key path ends with the name)."""
 
     # -- defaults a provider may override ------------------------------------------------
 

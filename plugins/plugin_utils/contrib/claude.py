@@ -60,6 +60,7 @@ class ClaudeProvider(AgentProvider):
     )
 
     ca_env_names = ("NODE_EXTRA_CA_CERTS",)
+    credential_env_names = ("ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN")
 
     def config_dir(self, guest_home: str) -> str:
         return f"{guest_home}/.claude"

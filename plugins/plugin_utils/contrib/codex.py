@@ -55,6 +55,7 @@ class CodexProvider(AgentProvider):
     )
 
     ca_env_names = ("CODEX_CA_CERTIFICATE",)
+    credential_env_names = ("OPENAI_API_KEY",)
 
     def config_dir(self, guest_home: str) -> str:
         return f"{guest_home}/.codex"
