@@ -163,14 +163,19 @@ egress_image() {
   cmp -s "$ROOT/images/egress.Dockerfile" "$ctx/egress.Dockerfile" || cp "$ROOT/images/egress.Dockerfile" "$ctx/"
   cmp -s "$ROOT/roles/egress/files/bot_bottle_egress.py" "$ctx/bot_bottle_egress.py" \
     || cp "$ROOT/roles/egress/files/bot_bottle_egress.py" "$ctx/"
-  if docker image inspect "$image" >/dev/null 2>&1 && [ "$stamp" -nt "$ctx/egress.Dockerfile" ] \
+  if built "$stamp" "$image" && [ "$stamp" -nt "$ctx/egress.Dockerfile" ] \
     && [ "$stamp" -nt "$ctx/bot_bottle_egress.py" ] && [ "$stamp" -nt "$staged" ]; then
     return
   fi
   log "docker build $image"
   docker build -q -t "$image" -f "$ctx/egress.Dockerfile" "$ctx" >/dev/null
-  touch "$stamp"
+  record "$stamp" "$image"
 }
+
+# The stamp of an image holds the ID this checkout built: another checkout on the same docker
+# engine that rebuilt the tag (a CI clone, say) makes it stale, so the image is built again here.
+built() { [ -n "$(cat "$1" 2>/dev/null)" ] && [ "$(docker image inspect --format '{{.Id}}' "$2" 2>/dev/null)" = "$(cat "$1")" ]; }
+record() { docker image inspect --format '{{.Id}}' "$2" >"$1"; }
 
 images() {
   if ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
@@ -182,13 +187,13 @@ images() {
     # The Dockerfile is copied only when it differs: its mtime then says "content changed".
     ctx="$CACHE/image-context/$p" stamp="$CACHE/image-context/$p/.built"
     cmp -s "$ROOT/images/$p.Dockerfile" "$ctx/Dockerfile" || cp "$ROOT/images/$p.Dockerfile" "$ctx/Dockerfile"
-    if docker image inspect "localhost/bot-bottle/$p:latest" >/dev/null 2>&1 \
+    if built "$stamp" "localhost/bot-bottle/$p:latest" \
       && [ "$stamp" -nt "$ctx/Dockerfile" ] && [ "$stamp" -nt "$ctx/.npm-sha256" ]; then
       continue
     fi
     log "docker build localhost/bot-bottle/$p:latest"
     docker build -q -t "localhost/bot-bottle/$p:latest" "$ctx" >/dev/null
-    touch "$stamp"
+    record "$stamp" "localhost/bot-bottle/$p:latest"
   done
   agents_image
 }
@@ -212,14 +217,14 @@ agents_image() {
     echo 'CMD ["sleep", "infinity"]'
   } >"$ctx/Dockerfile.new"
   if cmp -s "$ctx/Dockerfile.new" "$ctx/Dockerfile"; then rm "$ctx/Dockerfile.new"; else mv "$ctx/Dockerfile.new" "$ctx/Dockerfile"; fi
-  if ! docker image inspect "$image" >/dev/null 2>&1 || [ ! "$stamp" -nt "$ctx/Dockerfile" ]; then fresh=0; fi
+  if ! built "$stamp" "$image" || [ ! "$stamp" -nt "$ctx/Dockerfile" ]; then fresh=0; fi
   for p in "${PROVIDERS[@]}"; do
     if [ ! "$stamp" -nt "$CACHE/image-context/$p/.built" ]; then fresh=0; fi
   done
   if ((fresh)); then return; fi
   log "docker build $image"
   docker build -q -t "$image" "$ctx" >/dev/null
-  touch "$stamp"
+  record "$stamp" "$image"
 }
 
 apt_packages
