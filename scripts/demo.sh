@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Provision a demo Claude Code bottle on the local docker engine, behind the egress proxy, and
-# print what it got. With ANTHROPIC_API_KEY / CLAUDE_CODE_OAUTH_TOKEN (claude) or OPENAI_API_KEY
-# (codex) exported, the agent in the bottle talks to the real API with the key outside the bottle.
-#   scripts/demo.sh [claude|codex]
+# Provision a demo agent bottle (Claude Code by default) on the local docker engine, behind the
+# egress proxy, and print what it got. With the CLI's usual credential variable exported
+# (ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN for claude, OPENAI_API_KEY for codex, GEMINI_API_KEY
+# for gemini), the agent in the bottle talks to the real API with the key outside the bottle.
+#   scripts/demo.sh [PROVIDER]     (any provider in plugins/plugin_utils/contrib)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PROVIDER=${1:-claude}
@@ -26,15 +27,26 @@ EGRESS_DIR="$STATE/egress"
 ansible-playbook playbooks/egress.yml -e "egress_name=bot-bottle-egress-demo egress_network=$NETWORK" \
   -e "egress_dir=$EGRESS_DIR" -e "{\"egress_credential_dirs\": [\"$STATE\"]}" >"$STATE/egress.log" \
   || { cat "$STATE/egress.log"; exit 1; }
-# A real credential from this shell, if there is one: in a 0600 vars file, never on a command line.
-case "$PROVIDER" in
-  claude) TOKEN=${ANTHROPIC_API_KEY:-${CLAUDE_CODE_OAUTH_TOKEN:-}}; WANTED="ANTHROPIC_API_KEY (or CLAUDE_CODE_OAUTH_TOKEN)" ;;
-  *) TOKEN=${OPENAI_API_KEY:-}; WANTED="OPENAI_API_KEY" ;;
-esac
+# The bottle's inventory entry (the group's vars are in playbooks/inventory/demo.yml) and a real
+# credential from this shell, if there is one, under the variable names the provider says its
+# users keep it in: in 0600 files, never on a command line.
 SECRETS="$STATE/$NAME.auth.json"
-( umask 077; TOKEN="$TOKEN" python3 -c 'import json, os; print(json.dumps({"agent_auth_token": os.environ["TOKEN"]}))' >"$SECRETS" )
-ansible-playbook -i playbooks/inventory/demo.yml playbooks/provision.yml -l "demo-$PROVIDER" -e "@$SECRETS" \
-  -e "demo_bottle=$NAME agent_result_file=$STATE/$NAME.json agent_state_dir=$STATE/$NAME" \
+WANTED=$( umask 077; PYTHONPATH="$ROOT/.cache/collections" python3 - "$PROVIDER" "$NAME" "$STATE/$NAME.inventory.yml" "$SECRETS" <<'PY'
+import json, os, sys
+from ansible_collections.bot_bottle.agents.plugins.plugin_utils.provider import get_provider
+provider, container, inventory, secrets = sys.argv[1:]
+names = get_provider(provider).credential_env_names
+with open(inventory, "w") as out:
+    json.dump({"bottles": {"hosts": {f"demo-{provider}": {"agent_provider": provider, "ansible_host": container}}}}, out)
+with open(secrets, "w") as out:
+    json.dump({"agent_auth_token": next((os.environ[n] for n in names if os.environ.get(n)), "")}, out)
+print(" or ".join(names))
+PY
+) || { echo "scripts/demo.sh: no provider '$PROVIDER' (see plugins/plugin_utils/contrib)" >&2; exit 2; }
+TOKEN=$(python3 -c 'import json, sys; print("set" if json.load(open(sys.argv[1]))["agent_auth_token"] else "")' "$SECRETS")
+ansible-playbook -i playbooks/inventory/demo.yml -i "$STATE/$NAME.inventory.yml" playbooks/provision.yml \
+  -l "demo-$PROVIDER" -e "@$SECRETS" \
+  -e "agent_result_file=$STATE/$NAME.json agent_state_dir=$STATE/$NAME" \
   -e "{\"agent_egress\": {\"dir\": \"$EGRESS_DIR\"}}"
 rm -f "$SECRETS"
 echo "--- machine-readable result ($STATE/$NAME.json):"

@@ -9,11 +9,15 @@ import shutil
 import subprocess
 
 import pytest
+from agents import PROVIDERS
 from bottles import CACHE, DockerBottle, sh
 from conftest import ROOT
 
+from ansible_collections.bot_bottle.agents.plugins.plugin_utils.provider import get_provider
 
-KEYS = ("ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN", "OPENAI_API_KEY")
+
+# Every variable a provider's users keep a credential in: the demo must not find a real one here.
+KEYS = {name for provider in PROVIDERS for name in get_provider(provider).credential_env_names}
 
 
 def demo(provider: str, name: str, **env: str) -> str:
@@ -35,7 +39,7 @@ def recap_changed(stdout: str) -> int:
     return int(re.search(r"^demo-\w+\s+:.*\bchanged=(\d+)", stdout, re.M).group(1))
 
 
-@pytest.mark.parametrize("provider", ["claude", "codex"])
+@pytest.mark.parametrize("provider", PROVIDERS)
 def test_demo_provisions_and_reruns_clean(provider):
     name = f"bbt-demo-{provider}-{os.getpid()}"
     bottle = DockerBottle("unused", name=name)
@@ -60,7 +64,8 @@ def test_demo_provisions_and_reruns_clean(provider):
     finally:
         sh("docker", "rm", "-f", name, check=False)
         shutil.rmtree(CACHE / "demo" / name, ignore_errors=True)
-        (CACHE / "demo" / f"{name}.json").unlink(missing_ok=True)
+        for leftover in (f"{name}.json", f"{name}.inventory.yml"):
+            (CACHE / "demo" / leftover).unlink(missing_ok=True)
 
 
 def test_demo_puts_a_key_from_the_shell_behind_the_proxy():
@@ -85,4 +90,5 @@ def test_demo_puts_a_key_from_the_shell_behind_the_proxy():
     finally:
         sh("docker", "rm", "-f", name, check=False)
         shutil.rmtree(CACHE / "demo" / name, ignore_errors=True)
-        (CACHE / "demo" / f"{name}.json").unlink(missing_ok=True)
+        for leftover in (f"{name}.json", f"{name}.inventory.yml"):
+            (CACHE / "demo" / leftover).unlink(missing_ok=True)
