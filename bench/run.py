@@ -37,7 +37,9 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / ".cache" / "collections"))
 
+from agents import PROVIDERS  # noqa: E402
 from bottles import (  # noqa: E402
     CACHE,
     GUEST_HOME,
@@ -391,7 +393,7 @@ def probe_single(bench: Bench, kind: str, provider: str) -> dict[str, t.Any]:
     }
 
 
-def time_single(bench: Bench, kind: str, provider: str, out: dict[str, t.Any]) -> None:
+def time_single(bench: Bench, kind: str, provider: str, out: dict[str, t.Any], floor: bool) -> None:
     bottle = bench.fresh(kind, provider)
     inventory = bench.inventory({bottle.name: bench.host_vars(bottle, provider, bench.state_dir("single"))})
     first = bench.playbook(inventory)
@@ -401,7 +403,7 @@ def time_single(bench: Bench, kind: str, provider: str, out: dict[str, t.Any]) -
                            f"{first.stats} {rerun.stats} {changed_tasks(rerun, bottle.name)}")
     record(out["ours_first"], first.m)
     record(out["ours_rerun"], rerun.m)
-    if provider == "claude":  # the floor once per kind: startup + one module run
+    if floor:  # the floor once per kind: startup + one module run
         floor = bench.playbook(inventory, playbook=BENCH / "fixtures" / "ping.yml")
         record(out.setdefault("floor_ping", series()), floor.m)
     bench.drop([bottle])
@@ -412,7 +414,7 @@ def time_single(bench: Bench, kind: str, provider: str, out: dict[str, t.Any]) -
 
 
 def time_fleet(bench: Bench, size: int, out: dict[str, t.Any]) -> None:
-    providers = [("claude", "codex")[i % 2] for i in range(size)]
+    providers = [PROVIDERS[i % len(PROVIDERS)] for i in range(size)]
     bottles = bench.dockers(providers)
     hosts = {b.name: bench.host_vars(b, p, bench.state_dir("fleet")) for b, p in zip(bottles, providers)}
     inventory = bench.inventory(hosts)
@@ -549,7 +551,7 @@ def markdown(results: dict[str, t.Any]) -> str:
               "file contents; configs compared parsed): "
               + ("yes." if all(s["counts"]["equivalent"] for s in results["single"].values()) else "**NO**, see JSON.")]
     if results["fleet"]:
-        lines += ["", "## Fleets of docker bottles (claude and codex alternating, one playbook run)", "",
+        lines += ["", "## Fleets of docker bottles (the providers in turn, one playbook run)", "",
                   "| bottles | ours first s | ours rerun s | baseline s (parallel) | ours CPU s | RSS MB (tree) | "
                   "first / fleet of 1 |", "|---|---|---|---|---|---|---|"]
         sizes = sorted(results["fleet"], key=int)
@@ -594,7 +596,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="1 rep, fleets of 1 and 2: proves the benchmark works")
     p.add_argument("--reps", type=int, help="repetitions (default 5, quick 1)")
     p.add_argument("--fleets", help="comma-separated fleet sizes (default 1,4,16; quick 1,2)")
-    p.add_argument("--providers", default="claude,codex")
+    p.add_argument("--providers", default=",".join(PROVIDERS), help="default: every provider in the registry")
     p.add_argument("--kinds", default="docker,ssh")
     p.add_argument("--out", type=Path, default=BENCH / "results", help="directory for the results JSON")
     p.add_argument("--markdown", type=Path, help="where to write the tables (default bench/RESULTS.md; "
@@ -642,7 +644,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict[str, t.Any]:
             results["fleet"][str(size)] = {"timings": {n: series() for n in ("ours_first", "ours_rerun", "baseline")}}
         for rep in range(args.reps):  # interleaved, so load changes hit every scenario alike
             for kind, provider in keys:
-                time_single(bench, kind, provider, results["single"][f"{kind}/{provider}"]["timings"])
+                time_single(bench, kind, provider, results["single"][f"{kind}/{provider}"]["timings"],
+                            floor=provider == args.providers[0])
             for size in args.fleets:
                 time_fleet(bench, size, results["fleet"][str(size)]["timings"])
             print(f"rep {rep + 1}/{args.reps} done (load {load()})", file=sys.stderr, flush=True)

@@ -11,8 +11,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from agents import PROVIDERS
+
 ROOT = Path(__file__).resolve().parents[2]
-KEYS = ["docker/claude", "docker/codex", "ssh/claude", "ssh/codex"]
+KEYS = [f"{kind}/{provider}" for kind in ("docker", "ssh") for provider in PROVIDERS]
 METRICS = ["wall_s", "cpu_s", "maxrss_mb", "tree_rss_mb"]
 
 
@@ -43,7 +45,7 @@ def test_quick_benchmark_runs_and_reports(tmp_path):
         assert counts["ours_first"]["changed"] >= 1 and counts["ours_rerun"]["changed"] == 0
         assert counts["ours_first"]["tasks"] > 0 and counts["ours_first"]["module_runs"] >= 1
         assert counts["baseline"]["remote_commands"] > 0
-    for key in ("docker/claude", "ssh/claude"):  # the Ansible floor, once per kind
+    for key in (f"docker/{PROVIDERS[0]}", f"ssh/{PROVIDERS[0]}"):  # the Ansible floor, once per kind
         _positive_medians(results["single"][key], ["floor_ping"])
     assert sorted(results["fleet"], key=int) == ["1", "2"]
     for fleet in results["fleet"].values():

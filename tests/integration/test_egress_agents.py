@@ -81,7 +81,7 @@ def proxy(tmp_path_factory, ssh_server) -> t.Iterator[Proxy]:
     gateway = docker_gateway()
     (tmp / "ca").mkdir()
     ca = FakeCA(tmp / "ca")
-    api = TlsModelApi(ca, host=gateway).start()
+    api = TlsModelApi(ca, names=[driver(p).api_host for p in PROVIDERS], host=gateway).start()
     mcp = {"docker": FakeMcpServer(gateway).start(), "ssh": FakeMcpServer(ssh_server.host_address).start()}
     name = f"bbt-egress-{uuid.uuid4().hex[:6]}"
     inventory = egress_play(
