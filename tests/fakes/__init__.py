@@ -93,10 +93,11 @@ class FakeHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    def send_sse(self, events: t.Iterable[tuple[str, t.Any]]) -> None:
-        """A complete server-sent-event stream (``event:`` name + JSON ``data:``), then close."""
+    def send_sse(self, events: t.Iterable[tuple[str | None, t.Any]]) -> None:
+        """A complete server-sent-event stream (``event:`` name, if any, + JSON ``data:``), then close."""
         body = b"".join(
-            f"event: {name}\ndata: {json.dumps(data)}\n\n".encode() for name, data in events
+            (f"event: {name}\n" if name else "").encode() + f"data: {json.dumps(data)}\n\n".encode()
+            for name, data in events
         )
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")

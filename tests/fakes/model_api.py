@@ -1,11 +1,13 @@
 """A fake model API that records requests and answers every turn with one short text reply.
 
-It speaks just enough of two wire formats for a one-turn agent run:
+It speaks just enough of three wire formats for a one-turn agent run:
 - Anthropic Messages (``POST /v1/messages``, streaming SSE or JSON) for Claude Code;
 - OpenAI Responses (``POST /v1/responses``, streaming SSE) for Codex. Codex gets its prompt as
   "Read and follow the instructions in PATH." (it is not inlined), so for such a turn the fake
   first asks for ``cat PATH`` through codex's ``exec_command`` tool: the next request then
   carries the file's text, which shows the agent could read it in the bottle.
+- Gemini (``POST /v1beta/models/M:streamGenerateContent?alt=sse`` for a turn; ``:generateContent``
+  for the CLI's JSON side questions, such as which model to route a turn to) for the Gemini CLI.
 Anything else gets a 404 (and is recorded, so a test can see what else a CLI asked for).
 """
 
@@ -84,6 +86,17 @@ def responses_events(model: str, item: dict[str, t.Any]) -> list[tuple[str, t.An
     ]
 
 
+def gemini_chunk(text: str) -> dict[str, t.Any]:
+    return {"candidates": [{"content": {"role": "model", "parts": [{"text": text}]}, "finishReason": "STOP", "index": 0}],
+            "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 5, "totalTokenCount": 15},
+            "modelVersion": "gemini-fake"}
+
+
+# What the Gemini CLI's JSON side questions expect: its model router and next-speaker check.
+GEMINI_SIDE_ANSWER = json.dumps({"reasoning": "fake", "model_choice": "flash", "next_speaker": "user"})
+GEMINI_TURN = ":streamGenerateContent"
+
+
 class ModelApiHandler(FakeHandler):
     def handle_request(self, request: Recorded) -> None:
         path = request.path.split("?")[0]
@@ -97,6 +110,10 @@ class ModelApiHandler(FakeHandler):
         elif request.method == "POST" and path.endswith("/responses"):
             body = request.json()
             self.send_sse(responses_events(body.get("model", "fake"), responses_reply(body)))
+        elif request.method == "POST" and path.endswith(GEMINI_TURN):
+            self.send_sse([(None, gemini_chunk(REPLY))])
+        elif request.method == "POST" and path.endswith(":generateContent"):
+            self.send_json(200, gemini_chunk(GEMINI_SIDE_ANSWER))
         else:
             self.send_empty(404)
 
@@ -106,4 +123,5 @@ class FakeModelApi(FakeServer):
 
     def turns(self) -> list[Recorded]:
         """The model requests (one per turn), in order."""
-        return [r for r in self.requests if r.method == "POST" and r.path.split("?")[0].endswith(("/messages", "/responses"))]
+        return [r for r in self.requests
+                if r.method == "POST" and r.path.split("?")[0].endswith(("/messages", "/responses", GEMINI_TURN))]

@@ -1,0 +1,66 @@
+"""Gemini CLI as the tests see it."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from agents import GUEST_HOME, AgentDriver
+
+from ansible_collections.bot_bottle.agents.plugins.plugin_utils.provider import PLACEHOLDER_TOKEN
+
+
+class Gemini(AgentDriver):
+    provider = "gemini"
+    config = ".gemini/settings.json"
+    api_host = "generativelanguage.googleapis.com"
+    credential_header = "x-goog-api-key"
+    token_prefix = "AIza"
+    ready = re.compile(r"Type your message")
+    user_config = json.dumps({"ui": {"theme": "GitHub"}, "mcpServers": {"mine": {"command": "my-mcp"}}}, indent=2)
+
+    def api_env(self, api_url):
+        return {"GOOGLE_GEMINI_BASE_URL": api_url}
+
+    def check_launch(self, launch, prompt_path):
+        # The prompt is an extension's context file: nothing on the command line names it.
+        assert launch["interactive"][:2] == ["gemini", "--yolo"], launch
+        assert not any(prompt_path in arg for arg in launch["interactive"]), launch
+
+    def check_mcp_entry(self, entry, url):
+        assert entry["url"] == url and entry["type"] == "http", entry
+
+    def check_user_config(self, text):
+        data = json.loads(text)
+        assert data["ui"] == {"theme": "GitHub"} and data["mcpServers"]["mine"] == {"command": "my-mcp"}, data
+        assert data["security"]["auth"]["selectedType"] == "gemini-api-key"
+
+    def mcp_get_command(self, home):
+        # gemini mcp list connects to each server and prints to stderr.
+        return f"HOME={home} gemini mcp list 2>&1"
+
+    def mcp_readback(self, agent, url):
+        # From the trusted folder: elsewhere the CLI disables every server.
+        got = agent.run(f"cd {GUEST_HOME} && {self.mcp_get_command(GUEST_HOME)}", timeout=60)
+        assert got.returncode == 0 and f"supervise: {url} (http) - Connected" in got.stdout, got.stdout
+        # mcp list connects (initialize, then a ping), it does not list tools.
+        assert "initialize" in agent.services.mcp.methods()
+
+    def tool_names(self, body, text):
+        return {declaration.get("name", "") for tool in body.get("tools") or []
+                for declaration in tool.get("functionDeclarations") or []}
+
+    def lists_skill(self, text, name, description):
+        return f"<name>{name}</name>\n    <description>{description}</description>" in text
+
+    def supervise_tool(self, tool):
+        return f"mcp_supervise_{tool}"
+
+    def auth_status(self, agent, mode):
+        # The CLI has no login status command: the key it would send is the launcher's GEMINI_API_KEY
+        # (unset without a credential, like claude's: the CLI then says so instead of sending a placeholder).
+        expected = {"placeholder": PLACEHOLDER_TOKEN, "real": agent.real_token, "none": ""}[mode]
+        assert agent.env("GEMINI_API_KEY") == expected
+
+
+DRIVER = Gemini()
