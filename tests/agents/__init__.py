@@ -44,8 +44,31 @@ class AgentDriver:
     def parse(self, text: str) -> dict[str, t.Any]:
         return json.loads(text)
 
+    def mcp_servers(self, text: str) -> dict[str, t.Any]:
+        return self.parse(text)["mcpServers"]
+
     def mcp_entry(self, text: str, name: str = "supervise") -> dict[str, t.Any]:
-        return self.parse(text)["mcpServers"][name]
+        return self.mcp_servers(text)[name]
+
+    # A user's own MCP server (as the config holds it, parsed) and a key of theirs beside it.
+    USER_SERVER: t.ClassVar[dict[str, t.Any]] = {"type": "http", "url": "http://mine"}
+
+    def with_user_server(self, text: str) -> str:
+        data = self.parse(text)
+        data.setdefault("mcpServers", {})["mine"] = self.USER_SERVER
+        data["bbtUserKey"] = "kept"
+        return json.dumps(data, indent=2)
+
+    def user_server_kept(self, text: str) -> bool:
+        return self.parse(text).get("bbtUserKey") == "kept"
+
+    def tampered(self, text: str) -> str:
+        """The config with one key the collection owns changed by hand."""
+        raise NotImplementedError
+
+    def owned_keys_hold(self, text: str) -> bool:
+        """Whether the key ``tampered`` changes has the collection's value."""
+        raise NotImplementedError
 
     def credential(self, headers: t.Mapping[str, str]) -> str:
         return headers.get(self.credential_header, "").removeprefix("Bearer ")
@@ -67,8 +90,8 @@ class AgentDriver:
     def check_user_config(self, text: str) -> None:
         """The user's own config survived provisioning."""
 
-    def mcp_get_command(self, home: str) -> str:
-        """Shell command: the real CLI, as the bottle user with ``home``, prints the supervise entry (URL included)."""
+    def mcp_get_command(self, home: str, name: str = "supervise") -> str:
+        """Shell command: the real CLI, as the bottle user with ``home``, prints the server's entry (URL included)."""
         raise NotImplementedError
 
     def mcp_readback(self, agent: t.Any, url: str) -> None:
@@ -84,8 +107,14 @@ class AgentDriver:
         """Whether the request text lists the skill to the model."""
         return f"{name}: {description}" in text
 
-    def supervise_tool(self, tool: str) -> str:
-        return f"mcp__supervise__{tool}"
+    def mcp_tool(self, server: str, tool: str) -> str:
+        """How the CLI names an MCP server's tool to the model."""
+        return f"mcp__{server}__{tool}"
+
+    def stdio_readback(self, agent: t.Any, name: str, command: str) -> None:
+        """The real CLI shows the stdio server ``name`` running ``command`` (and may start it)."""
+        got = agent.run(f"cd {GUEST_HOME} && {self.mcp_get_command(GUEST_HOME, name)}", timeout=60)
+        assert got.returncode == 0 and command in got.stdout, got.stdout + got.stderr
 
     def first_turn_is_the_prompt(self) -> bool:
         """Whether the interactive start sends the prompt as a first turn (ready only after its reply)."""

@@ -19,6 +19,12 @@ class Claude(AgentDriver):
     user_config = json.dumps({"theme": "dark", "mcpServers": {"mine": {"type": "stdio", "command": "my-mcp"}},
                               "projects": {"/srv/app": {"allowedTools": ["Bash"]}}}, indent=2)
 
+    def tampered(self, text):
+        return json.dumps({**json.loads(text), "hasCompletedOnboarding": False})
+
+    def owned_keys_hold(self, text):
+        return json.loads(text).get("hasCompletedOnboarding") is True
+
     def api_env(self, api_url: str) -> dict[str, str]:
         return {"ANTHROPIC_BASE_URL": api_url}
 
@@ -35,14 +41,19 @@ class Claude(AgentDriver):
         assert data["projects"]["/srv/app"] == user["projects"]["/srv/app"]
         assert data["projects"][GUEST_HOME]["hasTrustDialogAccepted"] is True
 
-    def mcp_get_command(self, home):
-        # claude mcp get connects to the server; MCP_TIMEOUT bounds a hang.
-        return f"HOME={home} MCP_TIMEOUT=10000 claude mcp get supervise"
+    def mcp_get_command(self, home, name="supervise"):
+        # claude mcp get connects to the server (starts a stdio one); MCP_TIMEOUT bounds a hang.
+        return f"HOME={home} MCP_TIMEOUT=10000 claude mcp get {name}"
 
     def mcp_readback(self, agent, url):
         super().mcp_readback(agent, url)
         assert "Connected" in agent.run(self.mcp_get_command(GUEST_HOME), timeout=60).stdout
         assert {"initialize", "tools/list"} <= set(agent.services.mcp.methods())
+
+    def stdio_readback(self, agent, name, command):
+        super().stdio_readback(agent, name, command)
+        got = agent.run(f"cd {GUEST_HOME} && {self.mcp_get_command(GUEST_HOME, name)}", timeout=60).stdout
+        assert "Type: stdio" in got and "Connected" in got, got
 
     def tool_names(self, body, text):
         # Claude may defer MCP tools: then they are only named in the system text.

@@ -22,8 +22,22 @@ class Codex(AgentDriver):
     def parse(self, text):
         return tomllib.loads(text)
 
-    def mcp_entry(self, text, name="supervise"):
-        return self.parse(text)["mcp_servers"][name]
+    def mcp_servers(self, text):
+        return self.parse(text)["mcp_servers"]
+
+    USER_SERVER = {"url": "http://mine"}
+
+    def with_user_server(self, text):
+        return text + '\n# mine\n[mcp_servers.mine]\nurl = "http://mine"\n'
+
+    def user_server_kept(self, text):
+        return "# mine" in text  # the user's comment survives too
+
+    def tampered(self, text):
+        return text.replace('trust_level = "trusted"', 'trust_level = "untrusted"')
+
+    def owned_keys_hold(self, text):
+        return self.parse(text)["projects"][GUEST_HOME]["trust_level"] == "trusted"
 
     def seed_api_config(self, api_url):
         # Codex takes its model API from config.toml only: a user's model provider pointing at the fake.
@@ -43,9 +57,9 @@ class Codex(AgentDriver):
         assert text.startswith(self.user_config)
         assert self.parse(text)["projects"][GUEST_HOME]["trust_level"] == "trusted"
 
-    def mcp_get_command(self, home):
+    def mcp_get_command(self, home, name="supervise"):
         # Reads the config without connecting (codex mcp list would probe OAuth discovery URLs).
-        return f"HOME={home} CODEX_HOME={home}/.codex codex mcp get supervise --json"
+        return f"HOME={home} CODEX_HOME={home}/.codex codex mcp get {name} --json"
 
     def mcp_readback(self, agent, url):
         assert agent.plan["guest_env"]["CODEX_HOME"] == f"{GUEST_HOME}/.codex"
@@ -55,6 +69,12 @@ class Codex(AgentDriver):
         assert entry["enabled"] is True
         assert entry["transport"] == {**entry["transport"], "type": "streamable_http", "url": url,
                                       "bearer_token_env_var": None}
+
+    def stdio_readback(self, agent, name, command):
+        got = agent.run(self.mcp_get_command(GUEST_HOME, name), timeout=60)
+        assert got.returncode == 0, got.stderr
+        transport = json.loads(got.stdout)["transport"]
+        assert (transport["type"], transport["command"]) == ("stdio", command), transport
 
     def tool_names(self, body, text):
         # Codex nests MCP tools in a namespace tool.

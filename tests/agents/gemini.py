@@ -19,6 +19,14 @@ class Gemini(AgentDriver):
     ready = re.compile(r"Type your message")
     user_config = json.dumps({"ui": {"theme": "GitHub"}, "mcpServers": {"mine": {"command": "my-mcp"}}}, indent=2)
 
+    def tampered(self, text):
+        data = json.loads(text)
+        data["security"]["auth"]["selectedType"] = "oauth-personal"
+        return json.dumps(data)
+
+    def owned_keys_hold(self, text):
+        return json.loads(text)["security"]["auth"]["selectedType"] == "gemini-api-key"
+
     def api_env(self, api_url):
         return {"GOOGLE_GEMINI_BASE_URL": api_url}
 
@@ -35,8 +43,8 @@ class Gemini(AgentDriver):
         assert data["ui"] == {"theme": "GitHub"} and data["mcpServers"]["mine"] == {"command": "my-mcp"}, data
         assert data["security"]["auth"]["selectedType"] == "gemini-api-key"
 
-    def mcp_get_command(self, home):
-        # gemini mcp list connects to each server and prints to stderr.
+    def mcp_get_command(self, home, name="supervise"):
+        # gemini mcp list connects to each server (starts a stdio one) and prints to stderr.
         return f"HOME={home} gemini mcp list 2>&1"
 
     def mcp_readback(self, agent, url):
@@ -53,8 +61,12 @@ class Gemini(AgentDriver):
     def lists_skill(self, text, name, description):
         return f"<name>{name}</name>\n    <description>{description}</description>" in text
 
-    def supervise_tool(self, tool):
-        return f"mcp_supervise_{tool}"
+    def mcp_tool(self, server, tool):
+        return f"mcp_{server}_{tool}"
+
+    def stdio_readback(self, agent, name, command):
+        got = agent.run(f"cd {GUEST_HOME} && {self.mcp_get_command(GUEST_HOME, name)}", timeout=60)
+        assert re.search(rf"{name}: {re.escape(command)} .*\(stdio\) - Connected", got.stdout), got.stdout
 
     def auth_status(self, agent, mode):
         # The CLI has no login status command: the key it would send is the launcher's GEMINI_API_KEY

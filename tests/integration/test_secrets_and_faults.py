@@ -7,19 +7,22 @@ import os
 import signal
 import subprocess
 import time
-import tomllib
 from pathlib import Path
 
 import yaml
+from agents import driver
 from bottles import GUEST_HOME, VENV_BIN, ansible_env, role_vars, run_playbook, write_inventory
 from conftest import ROOT
 
 TOKEN = "sk-REAL-SECRET-7f3a9c1e-never-print"
 HEADER_SECRET = "hdr-SECRET-0b6d2e"
+ENV_SECRET = "env-SECRET-91c4d7"  # a stdio MCP server's env value
 
 
 def vars_for(bottle, provider, tmp_path, **extra):
-    extra = {"agent_supervise_headers": {"X-Supervise-Key": HEADER_SECRET}, "agent_auth_token": TOKEN, **extra}
+    extra = {"agent_supervise_headers": {"X-Supervise-Key": HEADER_SECRET}, "agent_auth_token": TOKEN,
+             "agent_mcp_servers": [{"name": "tracker", "command": "tracker-mcp", "env": {"TRACKER_TOKEN": ENV_SECRET}}],
+             **extra}
     return role_vars(bottle, provider, tmp_path, **extra)
 
 
@@ -38,13 +41,14 @@ def test_no_secret_in_any_output(make_bottle, target_kind, provider, tmp_path):
     assert plain.rc == 0, plain.stdout[-2000:]
     as_json = run_playbook(inv, "-vvv", "--diff")  # registered results, facts, the plan
     assert as_json.rc == 0
-    for secret in (TOKEN, HEADER_SECRET):
+    for secret in (TOKEN, HEADER_SECRET, ENV_SECRET):
         assert secret not in plain.stdout + plain.stderr
         assert secret not in as_json.stdout + as_json.stderr
         assert secret not in (tmp_path / "result.json").read_text()
     # The only controller file holding the token is the one the egress proxy reads, 0600.
     holders = controller_files_holding(TOKEN, tmp_path / "state")
-    assert [p.name for p in holders] == [{"claude": "claude-oauth-token", "codex": "codex-api-key"}[provider]]
+    routes = json.loads((tmp_path / "result.json").read_text())["egress_routes"]
+    assert [str(p) for p in holders] == [r["credential_path"] for r in routes if r["credential_source"] == "file"]
     assert holders[0].stat().st_mode & 0o777 == 0o600
     # Default mode: the real token is nowhere in the bottle.
     assert bottle.exec(f"grep -rl {TOKEN} {GUEST_HOME} /tmp /etc", check=False).stdout == ""
@@ -65,19 +69,13 @@ def test_credentials_in_guest_opt_in(make_bottle, provider, tmp_path):
 
 def test_mcp_absent_removes_only_ours_and_owned_keys_come_back(make_bottle, provider, tmp_path):
     bottle = make_bottle("docker", provider)
+    agent = driver(provider)
     inv = inventory(bottle, provider, tmp_path)
     assert run_playbook(inv).rc == 0
-    config = {"claude": f"{GUEST_HOME}/.claude.json", "codex": f"{GUEST_HOME}/.codex/config.toml"}[provider]
-    if provider == "claude":
-        data = json.loads(bottle.read(config))
-        data["mcpServers"]["mine"] = {"type": "http", "url": "http://mine"}
-        data["theme"] = "light"  # not ours: stays
-        data["hasCompletedOnboarding"] = False  # ours: re-asserted
-        bottle.exec(f"cat > {config} <<'EOF'\n{json.dumps(data, indent=2)}\nEOF")
-    else:
-        text = bottle.read(config) + '\n# mine\n[mcp_servers.mine]\nurl = "http://mine"\n'
-        text = text.replace('trust_level = "trusted"', 'trust_level = "untrusted"')  # ours: re-asserted
-        bottle.exec(f"cat > {config} <<'EOF'\n{text}EOF")
+    config = agent.config_path
+    # The user's own server, and one of our keys changed by hand (it must come back).
+    bottle.exec(f"cat > {config} <<'EOF'\n{agent.tampered(agent.with_user_server(bottle.read(config)))}\nEOF")
+    assert not agent.owned_keys_hold(bottle.read(config))
     assert run_playbook(inv).changed(bottle.name) >= 1
     playbook = tmp_path / "absent.yml"
     playbook.write_text(yaml.safe_dump([{"hosts": "bottles", "gather_facts": False, "tasks": [{
@@ -85,14 +83,10 @@ def test_mcp_absent_removes_only_ours_and_owned_keys_come_back(make_bottle, prov
     assert run_playbook(inv, playbook=playbook).changed(bottle.name) == 1
     assert run_playbook(inv, playbook=playbook).changed(bottle.name) == 0
     text = bottle.read(config)
-    if provider == "claude":
-        data = json.loads(text)
-        assert data["mcpServers"] == {"mine": {"type": "http", "url": "http://mine"}}
-        assert data["theme"] == "light" and data["hasCompletedOnboarding"] is True
-    else:
-        data = tomllib.loads(text)
-        assert data["mcp_servers"] == {"mine": {"url": "http://mine"}}
-        assert "# mine" in text and data["projects"][GUEST_HOME]["trust_level"] == "trusted"
+    servers = agent.mcp_servers(text)
+    # Only the named entry goes: the user's server and our other one stay.
+    assert sorted(servers) == ["mine", "tracker"] and servers["mine"] == agent.USER_SERVER
+    assert agent.owned_keys_hold(text) and agent.user_server_kept(text)
 
 
 def apply_changes(run, host):
