@@ -123,10 +123,11 @@ def toml_configs(draw) -> tuple[str, dict]:
         return (f"{prefix}{q(k)} = {literal_or_basic(v, draw)}{trail}", not owned)
 
     # the groups: name -> {child -> dict} (two levels) or {key -> value} (one level)
-    for name, v in draw(st.dictionaries(key, scalar, max_size=3)).items():
+    root_keys = draw(st.dictionaries(key, scalar, max_size=3))
+    for name, v in root_keys.items():
         doc.root.append(comment() + [kv(name, v, False)])
-    taken = {k for group in doc.root for k in [group[-1][0]]}
-    user_tables = draw(st.dictionaries(key.filter(lambda k: k not in str(taken)), table, max_size=2))
+    # A table may not reuse a top-level key (by the key itself: a rendered line may escape it).
+    user_tables = draw(st.dictionaries(key.filter(lambda k: k not in root_keys), table, max_size=2))
     features = draw(table)
     if draw(st.booleans()):
         features["daemon_auto_start"] = draw(st.booleans())
