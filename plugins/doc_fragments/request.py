@@ -88,15 +88,18 @@ options:
     type: path
     default: ""
   mcp_servers:
-    description: MCP servers to register in (or remove from) the agent's own config.
+    description: MCP servers to register in (or remove from) the agent's own config, each HTTP (O(mcp_servers[].url)) or stdio (O(mcp_servers[].command)).
     type: list
     elements: dict
     default: []
     suboptions:
       name: {description: Entry name., type: str, default: supervise}
-      url: {description: "http(s) URL of the server (streamable HTTP).", type: str, default: ""}
-      headers: {description: HTTP headers. Never logged., type: dict, default: {}}
-      bearer_token_env_var: {description: Guest env var holding a bearer token for the server., type: str, default: ""}
+      url: {description: "http(s) URL of an HTTP server (streamable HTTP). Give it or O(mcp_servers[].command).", type: str, default: ""}
+      headers: {description: HTTP headers (HTTP servers). Never logged., type: dict, default: {}}
+      bearer_token_env_var: {description: Guest env var holding a bearer token for an HTTP server., type: str, default: ""}
+      command: {description: "Command of a stdio server, started by the agent in the bottle. Give it or O(mcp_servers[].url).", type: str, default: ""}
+      args: {description: Arguments of the stdio server's command., type: list, elements: str, default: []}
+      env: {description: "Environment of the stdio server (values never logged, hidden in diffs).", type: dict, default: {}}
       state: {description: Whether the entry is there., type: str, default: present, choices: [present, absent]}
   egress:
     description:

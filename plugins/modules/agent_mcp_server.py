@@ -11,9 +11,13 @@ module: agent_mcp_server
 short_description: Register one MCP server in an agent's own config inside a bottle
 version_added: "0.1.0"
 description:
-  - Claude Code - top-level C(mcpServers.NAME) in C(~/.claude.json) (C(type=http), C(url), C(headers)).
+  - An HTTP server (O(url)) or a stdio server (O(command), O(args), O(env)), in the agent's own format -
+    Claude Code - top-level C(mcpServers.NAME) in C(~/.claude.json) (C(type=http) with C(url) and
+    C(headers), or C(type=stdio) with C(command), C(args), C(env)).
   - Codex - the C([mcp_servers.NAME]) table of C(~/.codex/config.toml) (C(url),
-    C(bearer_token_env_var), C(http_headers)).
+    C(bearer_token_env_var), C(http_headers); or C(command), C(args) and an C(env) sub-table).
+  - Gemini CLI - C(mcpServers.NAME) in C(~/.gemini/settings.json) (C(type=http) with C(url) and
+    C(headers), or C(command), C(args), C(env)).
   - Changes the file only when the parsed entry differs. Keeps every other key, server and TOML
     comment byte for byte; writes atomically with mode 0600 and the given owner.
   - A config file that does not parse, or a symlink in its place, fails the task and is left as it was.
@@ -29,7 +33,7 @@ options:
     type: str
     default: supervise
   url:
-    description: "http(s) URL of the MCP server. Required when O(state=present)."
+    description: "http(s) URL of an HTTP MCP server. With O(state=present), give it or O(command)."
     type: str
     default: ""
   headers:
@@ -37,9 +41,22 @@ options:
     type: dict
     default: {}
   bearer_token_env_var:
-    description: Guest env var with a bearer token for the server.
+    description: Guest env var with a bearer token for an HTTP server.
     type: str
     default: ""
+  command:
+    description: Command of a stdio MCP server, started by the agent in the bottle.
+    type: str
+    default: ""
+  args:
+    description: Arguments of the stdio server's command.
+    type: list
+    elements: str
+    default: []
+  env:
+    description: Environment of the stdio server. Never logged, hidden in diffs.
+    type: dict
+    default: {}
   state:
     description: Whether the entry is there. C(absent) removes only this entry.
     type: str
@@ -67,6 +84,15 @@ EXAMPLES = r"""
     provider: codex
     url: http://10.0.2.2:8811/mcp
     bearer_token_env_var: SUPERVISE_TOKEN
+
+- name: Give Claude Code a stdio server it starts itself (the token stays out of every log)
+  bot_bottle.agents.agent_mcp_server:
+    provider: claude
+    name: tracker
+    command: npx
+    args: [-y, "@example/tracker-mcp"]
+    env:
+      TRACKER_TOKEN: "{{ tracker_token }}"
 
 - name: Remove it again
   bot_bottle.agents.agent_mcp_server:

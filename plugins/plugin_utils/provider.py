@@ -474,6 +474,14 @@ def json_pointer(data: t.Any, pointer: str) -> t.Any:
     return data
 
 
+def stdio_mcp_entry(server: McpServer) -> dict[str, t.Any]:
+    """A stdio MCP entry as the JSON-configured CLIs take it: ``command``, ``args``, ``env``."""
+    entry: dict[str, t.Any] = {"command": server.command, "args": list(server.args)}
+    if server.env:
+        entry["env"] = dict(server.env)
+    return entry
+
+
 def http_mcp_entry(server: McpServer) -> dict[str, t.Any]:
     """An HTTP MCP entry for a CLI that expands ``${VAR}`` in its config's header values.
 

@@ -60,6 +60,7 @@ MCP_SERVER_SPEC = REQUEST_SPEC["mcp_servers"]["options"]
 # Docs carry no no_log: the secret options are named here (and bearer_token_env_var, a name, is not one).
 REQUEST_SPEC["auth_token"]["no_log"] = True
 MCP_SERVER_SPEC["headers"]["no_log"] = True
+MCP_SERVER_SPEC["env"]["no_log"] = True
 MCP_SERVER_SPEC["bearer_token_env_var"]["no_log"] = False
 
 # What a role user set for each option: through the agent role, option ``x`` is variable ``agent_x``.
@@ -81,13 +82,21 @@ def role_variable(option: str) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class McpServer:
-    """An MCP server the agent should (``present``) or should no longer (``absent``) know."""
+    """An MCP server the agent should (``present``) or should no longer (``absent``) know: HTTP
+    (``url``) or stdio (``command``, started by the agent in the bottle)."""
 
     name: str
     url: str = ""
     headers: t.Mapping[str, str] = dataclasses.field(default_factory=dict, repr=False)
     bearer_token_env_var: str = ""
     state: str = "present"
+    command: str = ""
+    args: tuple[str, ...] = ()
+    env: t.Mapping[str, str] = dataclasses.field(default_factory=dict, repr=False)
+
+    @property
+    def stdio(self) -> bool:
+        return bool(self.command)
 
     @classmethod
     def checked(cls, data: t.Mapping[str, t.Any], option: str = "") -> "McpServer":
@@ -100,13 +109,32 @@ class McpServer:
         if not _MCP_NAME.match(name):
             raise ProvisionError(option or "name", f"name {name!r} must be letters, digits, '_' or '-'")
         server = cls(name, data.get("url") or "", dict(data.get("headers") or {}),
-                     data.get("bearer_token_env_var") or "", data.get("state") or "present")
+                     data.get("bearer_token_env_var") or "", data.get("state") or "present",
+                     data.get("command") or "", tuple(str(a) for a in data.get("args") or ()),
+                     {str(k): str(v) for k, v in (data.get("env") or {}).items()})
         if server.state == "present":
-            check_url(label("url"), server.url)
+            _check_transport(server, label)
         if server.bearer_token_env_var and not _ENV_NAME.match(server.bearer_token_env_var):
             raise ProvisionError(label("bearer_token_env_var"),
                                  f"{server.bearer_token_env_var!r} is not an environment variable name")
+        for env_name in server.env:
+            if not _ENV_NAME.match(env_name):
+                raise ProvisionError(label("env"), f"{env_name!r} is not an environment variable name")
         return server
+
+
+def _check_transport(server: McpServer, label: t.Callable[[str], str]) -> None:
+    """An HTTP server has a URL (and may have headers); a stdio server a command, and no URL."""
+    if not server.stdio:
+        if server.args or server.env:
+            raise ProvisionError(label("command"), "args and env are for a stdio server: give its command too")
+        check_url(label("url"), server.url)
+        return
+    if server.url:
+        raise ProvisionError(label("url"), "give url (an HTTP server) or command (a stdio server), not both")
+    if server.headers or server.bearer_token_env_var:
+        raise ProvisionError(label("headers"), "headers and bearer_token_env_var are for an HTTP server; "
+                                               "a stdio server takes env")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -338,7 +366,8 @@ def _through_agent_role(task: t.Any) -> bool:
 def check_url(option: str, url: str) -> None:
     parsed = urllib.parse.urlparse(url or "")
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ProvisionError(option, f"{url!r} is not an http(s) URL; use e.g. http://host.docker.internal:8811/mcp")
+        raise ProvisionError(option, f"{url!r} is not an http(s) URL; use e.g. http://host.docker.internal:8811/mcp "
+                                     "(or give command for a stdio server)")
 
 
 def _checked_mcp_servers(servers: t.Iterable[t.Mapping[str, t.Any]]) -> tuple[McpServer, ...]:

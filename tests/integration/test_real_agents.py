@@ -25,6 +25,7 @@ from agents import PROVIDERS, AgentDriver, driver
 from bottles import GUEST_HOME, IMAGES, Bottle, DockerBottle, docker_gateway, run_playbook, write_inventory
 from conftest import EXAMPLES
 from fakes.mcp_server import MCP_PATH, TOOL, FakeMcpServer
+from fakes.stdio_mcp import TOOL as STDIO_TOOL
 from fakes.model_api import REPLY, FakeModelApi
 
 from ansible_collections.bot_bottle.agents.plugins.plugin_utils.provider import PLACEHOLDER_TOKEN
@@ -34,6 +35,13 @@ REAL_TOKEN = f"real-credential-{uuid.uuid4().hex}"
 PROMPT_TEXT = (EXAMPLES / "prompt.md").read_text().strip()
 SKILL_NAME = "review"
 SKILL_DESCRIPTION = "Review a change for correctness and clarity before it is committed."
+# A stdio MCP server the CLI starts in the bottle (tests/fakes/stdio_mcp.py, copied in); each start
+# is logged with the env the CLI gave it.
+PROBE = "probe"
+PROBE_SCRIPT = "/tmp/bbt-stdio-mcp.py"
+PROBE_LOG = "/tmp/bbt-stdio-mcp.log"
+PROBE_ENV = f"probe-env-{uuid.uuid4().hex[:8]}"
+PROBE_SERVER = {"name": PROBE, "command": "python3", "args": [PROBE_SCRIPT, PROBE_LOG], "env": {"PROBE_ENV": PROBE_ENV}}
 CASES = [(kind, provider) for kind in ("docker", "ssh") for provider in PROVIDERS]
 # The dialogs an interactive start must not stop at.
 DIALOGS = re.compile(
@@ -101,6 +109,15 @@ def services(ssh_server) -> t.Iterator[dict[str, Services]]:
         s.mcp.stop()
 
 
+def install_stdio_probe(bottle: Bottle) -> None:
+    script = (Path(__file__).parent.parent / "fakes" / "stdio_mcp.py").read_text()
+    bottle.exec(f"cat > {PROBE_SCRIPT} <<'EOF'\n{script}EOF\nchmod 644 {PROBE_SCRIPT}; rm -f {PROBE_LOG}")
+
+
+def probe_starts(agent: "Agent") -> list[dict[str, t.Any]]:
+    return [json.loads(line) for line in agent.bottle.exec(f"cat {PROBE_LOG} 2>/dev/null || true").stdout.splitlines()]
+
+
 def seed_user_config(bottle: Bottle, provider: str, svc: Services) -> None:
     seed = driver(provider).seed_api_config(svc.api_url())
     if seed:
@@ -117,6 +134,7 @@ def provision(bottle: Bottle, provider: str, tmp: Path, svc: Services, **auth: t
         "agent_skills_root": str(EXAMPLES / "skills"),
         "agent_prompt_file": str(EXAMPLES / "prompt.md"),
         "agent_supervise_url": svc.mcp_url(),
+        "agent_mcp_servers": [PROBE_SERVER],
         "agent_trusted_project_path": GUEST_HOME,
         "agent_result_file": str(tmp / "result.json"),
         "agent_guest_env": driver(provider).api_env(svc.api_url()),
@@ -140,6 +158,7 @@ def agent(request, services, tmp_path_factory) -> t.Iterator[Agent]:
         bottle = request.getfixturevalue("ssh_server")
         bottle.reset_home()
     try:
+        install_stdio_probe(bottle)
         seed_user_config(bottle, provider, svc)
         tmp = tmp_path_factory.mktemp(f"{kind}-{provider}")
         plan = provision(bottle, provider, tmp, svc, **DEFAULT_AUTH)
@@ -250,6 +269,10 @@ def test_supervise_mcp_is_registered_and_reachable(agent):
     agent.driver.mcp_readback(agent, agent.services.mcp_url())
 
 
+def test_a_stdio_mcp_server_is_registered_in_the_clis_own_format(agent):
+    agent.driver.stdio_readback(agent, PROBE, "python3")
+
+
 def test_headless_run_sends_prompt_skills_and_mcp_tools_with_placeholder_only(agent):
     api = agent.services.api
     api.clear()
@@ -266,7 +289,11 @@ def test_headless_run_sends_prompt_skills_and_mcp_tools_with_placeholder_only(ag
     assert PROMPT_TEXT in text
     assert agent.driver.lists_skill(text, SKILL_NAME, SKILL_DESCRIPTION)
     first = turns[0].json()
-    assert agent.driver.supervise_tool(TOOL["name"]) in agent.driver.tool_names(first, request_text(first))
+    offered = agent.driver.tool_names(first, request_text(first))
+    assert agent.driver.mcp_tool("supervise", TOOL["name"]) in offered
+    # The stdio server: the CLI started it in the bottle, with its env, and offers its tool.
+    assert agent.driver.mcp_tool(PROBE, STDIO_TOOL["name"]) in offered
+    assert {"started": True, "probe_env": PROBE_ENV} in probe_starts(agent)
     for turn in turns:
         assert agent.driver.credential(turn.headers) == PLACEHOLDER_TOKEN
     recorded = [*api.requests, *agent.services.mcp.requests]

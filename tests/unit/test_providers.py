@@ -155,6 +155,14 @@ def test_forward_host_credentials_unparseable(template, path, tmp_path):
         ({"prompt_file": "/nonexistent/p.md"}, "prompt_file: /nonexistent/p.md does not exist"),
         ({"mcp_servers": [{"name": "s", "url": "ftp://x/mcp"}]}, r"mcp_servers\[s\].url: 'ftp://x/mcp' is not an http\(s\) URL"),
         ({"mcp_servers": [{"url": "http://a/"}, {"url": "http://b/"}]}, "mcp_servers: name 'supervise' is listed twice"),
+        ({"mcp_servers": [{"name": "s", "url": "http://a/", "command": "srv"}]},
+         r"mcp_servers\[s\].url: give url \(an HTTP server\) or command \(a stdio server\), not both"),
+        ({"mcp_servers": [{"name": "s", "command": "srv", "headers": {"A": "b"}}]},
+         r"mcp_servers\[s\].headers: headers and bearer_token_env_var are for an HTTP server"),
+        ({"mcp_servers": [{"name": "s", "args": ["--x"]}]}, r"mcp_servers\[s\].command: args and env are for a stdio server"),
+        ({"mcp_servers": [{"name": "s", "command": "srv", "env": {"A B": "1"}}]},
+         r"mcp_servers\[s\].env: 'A B' is not an environment variable name"),
+        ({"mcp_servers": [{"name": "s"}]}, r"mcp_servers\[s\].url: '' is not an http\(s\) URL.*or give command"),
         ({"provider": "nosuch"}, f"provider: unknown provider 'nosuch'; known providers: {KNOWN}"),
     ],
 )
@@ -179,3 +187,20 @@ def test_mcp_entry_description(template, config, key):
         assert reg.entry == {"type": "http", "url": "http://h:1/mcp", "headers": {"Authorization": "Bearer ${SUP_TOKEN}"}}
     else:
         assert reg.entry == {"url": "http://h:1/mcp", "bearer_token_env_var": "SUP_TOKEN"}
+
+
+STDIO = {"name": "probe", "command": "python3", "args": ["/opt/probe.py", "--log", "/tmp/p.log"],
+         "env": {"PROBE_TOKEN": "stdio-secret-2f7c"}}
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_stdio_server_is_written_in_the_agents_own_format_and_its_env_is_never_reported(provider, tmp_path):
+    plan = plan_for(provider, tmp_path, mcp_servers=[STDIO])
+    (entry,) = plan.config_entries
+    assert entry.key_path[-1] == "probe" and plan.summary()["mcp_servers"] == {"probe": entry.config_path}
+    assert {k: entry.entry[k] for k in ("command", "args", "env")} == {k: STDIO[k] for k in ("command", "args", "env")}
+    assert "url" not in entry.entry and "headers" not in entry.entry
+    assert "stdio-secret-2f7c" not in json.dumps(plan.to_dict())
+    # The env travels to the bottle in the no_log part of the module arguments only.
+    (args,) = plan.guest_module_args()["config_entries"]
+    assert "stdio-secret-2f7c" not in json.dumps(args["entry"]) and args["entry_secret"]["env"] == STDIO["env"]

@@ -24,6 +24,7 @@ from ansible_collections.bot_bottle.agents.plugins.plugin_utils.provider import 
     json_bytes,
     json_pointer,
     read_json_file,
+    stdio_mcp_entry,
 )
 from ansible_collections.bot_bottle.agents.plugins.plugin_utils.request import McpServer, ProvisionError, ProvisionRequest
 
@@ -93,8 +94,8 @@ class ClaudeProvider(AgentProvider):
 
     def mcp_entry(self, server: McpServer, guest_home: str, owner: str) -> ConfigEntry:
         # Claude expands ${VAR} in header values when it connects.
-        return ConfigEntry(f"{guest_home}/.claude.json", "json", ("mcpServers", server.name), http_mcp_entry(server),
-                           owner)
+        entry = {"type": "stdio", **stdio_mcp_entry(server)} if server.stdio else http_mcp_entry(server)
+        return ConfigEntry(f"{guest_home}/.claude.json", "json", ("mcpServers", server.name), entry, owner)
 
 
 def _credential_kind(request: ProvisionRequest) -> Credential:

@@ -30,6 +30,7 @@ from ansible_collections.bot_bottle.agents.plugins.plugin_utils.provider import 
     json_bytes,
     json_pointer,
     read_json_file,
+    stdio_mcp_entry,
 )
 from ansible_collections.bot_bottle.agents.plugins.plugin_utils.request import McpServer, ProvisionError, ProvisionRequest
 
@@ -74,13 +75,15 @@ class CodexProvider(AgentProvider):
         parts.env["CODEX_HOME"] = codex_home
 
     def mcp_entry(self, server: McpServer, guest_home: str, owner: str) -> ConfigEntry:
+        path = f"{self.config_dir(guest_home)}/config.toml"
+        if server.stdio:  # command, args and an [env] sub-table
+            return ConfigEntry(path, "toml", ("mcp_servers", server.name), stdio_mcp_entry(server), owner)
         entry: dict[str, t.Any] = {"url": server.url}
         if server.bearer_token_env_var:
             entry["bearer_token_env_var"] = server.bearer_token_env_var
         if server.headers:
             entry["http_headers"] = dict(server.headers)
-        return ConfigEntry(f"{self.config_dir(guest_home)}/config.toml", "toml", ("mcp_servers", server.name),
-                           entry, owner)
+        return ConfigEntry(path, "toml", ("mcp_servers", server.name), entry, owner)
 
 
 def _config_keys(request: ProvisionRequest) -> bytes:

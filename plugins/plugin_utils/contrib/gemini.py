@@ -25,6 +25,7 @@ from ansible_collections.bot_bottle.agents.plugins.plugin_utils.provider import 
     ProviderParts,
     http_mcp_entry,
     json_bytes,
+    stdio_mcp_entry,
 )
 from ansible_collections.bot_bottle.agents.plugins.plugin_utils.request import McpServer, ProvisionError, ProvisionRequest
 
@@ -98,9 +99,11 @@ class GeminiProvider(AgentProvider):
                                      lambda: _api_key_route(parts, request.auth_token))
 
     def mcp_entry(self, server: McpServer, guest_home: str, owner: str) -> ConfigEntry:
-        # The CLI expands ${VAR} in every settings.json string when it loads the file.
+        # The CLI expands ${VAR} in every settings.json string when it loads the file; a stdio
+        # server is told apart by its command.
+        entry = stdio_mcp_entry(server) if server.stdio else http_mcp_entry(server)
         return ConfigEntry(f"{self.config_dir(guest_home)}/settings.json", "json", ("mcpServers", server.name),
-                           http_mcp_entry(server), owner)
+                           entry, owner)
 
 
 def _api_key_route(parts: ProviderParts, key: str) -> EgressRoute:
