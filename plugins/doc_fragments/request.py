@@ -101,6 +101,40 @@ options:
       args: {description: Arguments of the stdio server's command., type: list, elements: str, default: []}
       env: {description: "Environment of the stdio server (values never logged, hidden in diffs).", type: dict, default: {}}
       state: {description: Whether the entry is there., type: str, default: present, choices: [present, absent]}
+  settings:
+    description:
+      - Settings merged into the agent's own user settings file in the bottle (Claude
+        C(~/.claude/settings.json), Codex the top level of C(~/.codex/config.toml), Gemini
+        C(~/.gemini/settings.json)), for example C(permissions), C(env), C(hooks) or C(model).
+      - "Merge: mappings merge key by key; any other value (a list included) replaces the value in the
+        file, so a list is never appended to. Keys the user set in the file and keys not named here stay."
+      - The keys the collection sets are recorded in the bottle (C(~/.bot-bottle/<provider>/owned-settings.json)).
+        A key removed from O(settings) is removed from the file on the next run, only if the collection set it
+        and it still holds that value. A key that already held the requested value is left to the user.
+      - Keys the collection sets itself (listed in SECURITY.md) and the MCP server table (use
+        O(mcp_servers)) are refused. Settings are not secrets - they show in diffs; keep credentials out.
+    type: dict
+    default: {}
+  managed_settings:
+    description:
+      - Policy for the agent in its system-wide managed settings file, root-owned (0644) so the bottle user
+        cannot change it, which wins over the user's settings. Claude C(/etc/claude-code/managed-settings.json),
+        Codex C(/etc/codex/managed_config.toml), Gemini C(/etc/gemini-cli/settings.json).
+      - Merged like O(settings), with the record of owned keys kept by root under C(/var/lib/bot-bottle/).
+    type: dict
+    default: {}
+  context:
+    description:
+      - Standing instructions the agent reads in every session, also when started without the launcher. They go
+        in a marked block of the agent's user context file (Claude C(~/.claude/CLAUDE.md), Codex
+        C(~/.codex/AGENTS.md), Gemini C(~/.gemini/GEMINI.md)); the user's own text there is kept.
+        An empty value removes the block. Mutually exclusive with O(context_file).
+    type: str
+    default: ""
+  context_file:
+    description: Controller file (UTF-8 text) with the standing instructions of O(context).
+    type: path
+    default: ""
   egress:
     description:
       - The egress proxy the bottle goes out through - the M(bot_bottle.agents.egress) role's C(egress_proxy) fact

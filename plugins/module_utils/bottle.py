@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import pwd
 import shutil
@@ -135,6 +136,8 @@ class _Config:
         self.ids = (0, 0)
         self.field = ""
         self.lines: list[str] = []  # changes, reported once the file is written
+        # Keys an earlier run set and the user no longer asks for (the controller's TOML edit needs them).
+        self.removals: list[tuple[str, ...]] = []
 
 
 class Bottle:
@@ -154,6 +157,8 @@ class Bottle:
         self.toml_edits_needed: list[dict[str, str]] = []
         self._configs: dict[str, _Config] = {}
         self._new_dirs: set[str] = set()  # created by this pass (the dry pass: would be)
+        # Records of owned settings keys, written after their configs: (field, path, content, owner).
+        self._records: list[tuple[str, str, bytes, str]] = []
         self._pause = _test_pause() if not check_mode else None
 
     # -- commands ------------------------------------------------------------------
@@ -249,17 +254,30 @@ class Bottle:
         owner: str,
         merge: str = "replace",
         secret: bool = False,
+        record: str = "",
     ) -> None:
-        """A file with exactly ``content``; ``merge`` json/toml: the keys of ``content`` set in it."""
-        if merge != "replace":
+        """A file with exactly ``content``; ``merge`` json/toml: the keys of ``content`` set in it
+        (with ``record``: the user's settings, see ``_merge_settings``); ``block``: ``content`` is
+        the collection's marked block in a file the user writes too."""
+        if merge in configedit.FORMATS:
             try:
                 owned = configedit.loads(merge, _text(field, path, content))
             except configedit.ConfigEditError as exc:
                 raise ApplyError(field, f"the content for {path} {exc}") from None
-            self._config_op(field, merge, path, mode, owner, ("owned", owned, None))
+            if record:
+                self._merge_settings(field, merge, path, mode, owner, owned, record)
+            else:
+                self._config_op(field, merge, path, mode, owner, ("owned", owned, None))
             return
         ids = self._ids(field, owner)
         current = self._current(field, path)
+        if merge == "block":
+            if current is None and not content.strip():
+                return  # no block to remove from a file that does not exist
+            try:
+                content = configedit.with_block(_text(field, path, current), _text(field, path, content)).encode("utf-8")
+            except configedit.ConfigEditError as exc:
+                raise ApplyError(field, f"{path} {exc}; it was left untouched") from None
         if content != current:
             self._require_parent(field, path, "directory")
             self._remove_stale_temps(path)
@@ -298,6 +316,33 @@ class Bottle:
         """Make one entry of an agent config exactly ``entry`` (None removes it)."""
         self._config_op(field, fmt, path, mode, owner, ("entry", tuple(key_path), None if entry is None else dict(entry)))
 
+    def _merge_settings(self, field: str, fmt: str, path: str, mode: str, owner: str,
+                        settings: t.Mapping[str, t.Any], record: str) -> None:
+        """Merge the user's settings into a config; keys set by an earlier run and no longer asked
+        for are removed if they still hold what was set. ``record`` (written after the config)
+        lists the keys the collection owns now."""
+        try:
+            current = self._current(field, record)
+        except PermissionError:
+            if not settings:
+                return  # not root: it cannot have set anything in a root-owned file before
+            raise ApplyError(field, f"cannot read {record}: {path} is root's; run the task as root (become)") from None
+        if current is None and not settings:
+            return  # nothing asked for and nothing set before: the file is not ours to look at
+        config = self._config(field, fmt, path)
+        config.field, config.mode, config.ids = field, mode, self._ids(field, owner)
+        try:
+            recorded = configedit.load_record(_text(field, record, current))
+        except configedit.ConfigEditError as exc:
+            raise ApplyError(field, f"{record} {exc}; remove it (the keys it lists stay in {path})") from None
+        ops, owned = configedit.settings_ops(config.desired, settings, recorded)
+        for op in ops:
+            if op[0] == "remove":
+                config.removals.append(op[1])
+            self._config_op(field, fmt, path, mode, owner, op)
+        if current is not None or owned:
+            self._records.append((field, record, configedit.dumps_record(path, owned).encode("utf-8"), owner))
+
     def _config(self, field: str, fmt: str, path: str) -> _Config:
         config = self._configs.get(path)
         if config is None:
@@ -324,6 +369,11 @@ class Bottle:
                 return
             config.lines.append(f"{'updated' if config.exists else 'created'} {path}")
             self._diff(path + " (owned keys)", configedit.owned_view(config.desired, arg), configedit.owned_view(after, arg))
+        elif kind == "remove":
+            if after == config.desired:
+                return
+            config.lines.append(f"removed {'.'.join(arg)} (no longer in the settings) from {path}")
+            self._diff(f"{path} ({'.'.join(arg)})", json.dumps(configedit.get_in(config.desired, arg), default=str) + "\n", "")
         else:
             if after == config.desired:
                 return
@@ -358,6 +408,7 @@ class Bottle:
                     "path": path,
                     "content_b64": base64.b64encode(config.current).decode("ascii"),
                     "sha256": config.sha256,
+                    "remove": [list(key) for key in config.removals],
                 })
                 self.changes.extend(config.lines)
                 continue
@@ -367,6 +418,8 @@ class Bottle:
             if not self.check_mode:
                 self._write(path, content, mode, config.ids)
             self.changes.extend(config.lines)
+        for field, path, content, owner in self._records:
+            self.ensure_file(field, path, content, "600", owner)
 
     def _checked_edit(self, config: _Config, content: bytes, sha256: str) -> bytes:
         if sha256 != config.sha256:

@@ -17,6 +17,7 @@ every byte outside the owned statements stays as it was (see plugin_utils/tomlco
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import re
 import typing as t
@@ -113,7 +114,24 @@ def set_entry(data: dict[str, t.Any], path: t.Sequence[str], entry: t.Mapping[st
     return data
 
 
-Op = t.Tuple[str, t.Any, t.Any]  # ("owned", owned dict, None) or ("entry", key path, entry or None)
+def remove_leaf(data: dict[str, t.Any], path: t.Sequence[str]) -> dict[str, t.Any]:
+    """Remove the value at ``path`` and every table the removal leaves empty, in place; returns data."""
+    nodes = [data]
+    for key in path[:-1]:
+        child = nodes[-1].get(key)
+        if not isinstance(child, dict):
+            return data
+        nodes.append(child)
+    nodes[-1].pop(path[-1], None)
+    for depth in range(len(path) - 2, -1, -1):
+        if nodes[depth + 1]:
+            break
+        nodes[depth].pop(path[depth])
+    return data
+
+
+# ("owned", owned dict, None), ("entry", key path, entry or None) or ("remove", key path, None)
+Op = t.Tuple[str, t.Any, t.Any]
 
 
 def apply_ops(data: dict[str, t.Any], ops: t.Iterable[Op]) -> dict[str, t.Any]:
@@ -122,9 +140,79 @@ def apply_ops(data: dict[str, t.Any], ops: t.Iterable[Op]) -> dict[str, t.Any]:
     for kind, arg, entry in ops:
         if kind == "owned":
             set_owned(result, arg)
+        elif kind == "remove":
+            remove_leaf(result, tuple(arg))
         else:
             set_entry(result, tuple(arg), entry)
     return result
+
+
+# -- settings the collection set for the user (agent_settings), and the record of them -----------
+
+MISSING = object()
+
+
+def leaves(data: t.Mapping[str, t.Any], _path: KeyPath = ()) -> dict[KeyPath, t.Any]:
+    """Every leaf of a settings mapping by key path: a value that is not a mapping, or an empty mapping.
+
+    Merging sets exactly these: a list is a leaf, so it replaces the list in the file (never appends).
+    """
+    found: dict[KeyPath, t.Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict) and value:
+            found.update(leaves(value, _path + (key,)))
+        else:
+            found[_path + (key,)] = value
+    return found
+
+
+def leaf_value(data: t.Any, path: t.Sequence[str]) -> t.Any:
+    """The value at ``path``, or ``MISSING``."""
+    node = data
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            return MISSING
+        node = node[key]
+    return node
+
+
+def digest(value: t.Any) -> str:
+    """A stable fingerprint of a value: the record says what was set without holding the value."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def load_record(text: str) -> dict[KeyPath, str]:
+    """The owned keys an earlier run recorded: key path -> digest of the value it set."""
+    try:
+        data = json.loads(text) if text.strip() else {"keys": []}
+        return {tuple(item["key"]): str(item["sha256"]) for item in data["keys"]}
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigEditError(f"is not a record of owned keys ({type(exc).__name__})") from None
+
+
+def dumps_record(config_path: str, owned: t.Mapping[KeyPath, str]) -> str:
+    keys = [{"key": list(key), "sha256": owned[key]} for key in sorted(owned)]
+    return json.dumps({"config": config_path, "keys": keys}, indent=2) + "\n"
+
+
+def settings_ops(data: t.Mapping[str, t.Any], settings: t.Mapping[str, t.Any],
+                 recorded: t.Mapping[KeyPath, str]) -> tuple[list[Op], dict[KeyPath, str]]:
+    """The ops that merge ``settings`` into ``data``, and the new record of what the collection owns.
+
+    A key recorded earlier and no longer in ``settings`` is removed only if it still holds the value
+    the collection set (the user changed it otherwise: it is theirs now). A key that already held
+    the requested value before the collection first set it stays the user's: it is not recorded,
+    so it is never removed.
+    """
+    wanted = leaves(settings)
+    ops: list[Op] = [("remove", key, None) for key in sorted(recorded)
+                     if key not in wanted and digest(leaf_value(data, key)) == recorded[key]
+                     and leaf_value(data, key) is not MISSING]
+    if wanted:
+        ops.append(("owned", dict(settings), None))
+    owned = {key: digest(value) for key, value in wanted.items()
+             if key in recorded or leaf_value(data, key) != value}
+    return ops, owned
 
 
 def _pruned(data: t.Any) -> t.Any:
@@ -231,3 +319,36 @@ def entry_view(entry: t.Any) -> str:
         for k, v in entry.items()
     }
     return json.dumps(shown, indent=2, sort_keys=True, default=str) + "\n"
+
+
+# -- a marked block in a text file the user also writes (standing instructions) ----------------
+
+BLOCK_BEGIN = "<!-- BEGIN bot_bottle.agents (agent_context): edits inside this block are replaced -->"
+BLOCK_END = "<!-- END bot_bottle.agents -->"
+
+
+def with_block(text: str, block: str) -> str:
+    """``text`` with the collection's marked block made ``block`` ('' removes it); the rest is kept.
+
+    A new block goes at the end after a blank line; removing it takes that blank line away again.
+    """
+    begin, end = text.count(BLOCK_BEGIN), text.count(BLOCK_END)
+    if begin != end or begin > 1 or (begin and text.index(BLOCK_END) < text.index(BLOCK_BEGIN)):
+        raise ConfigEditError(f"has a broken bot_bottle.agents block (the lines {BLOCK_BEGIN!r} and "
+                              f"{BLOCK_END!r} must appear once each, in this order); remove what is left of it")
+    if begin:
+        start = text.index(BLOCK_BEGIN)
+        stop = text.index(BLOCK_END) + len(BLOCK_END)
+        stop += text[stop:stop + 1] == "\n"
+        before, after = text[:start], text[stop:]
+    else:
+        before, after = text, ""
+    if not block.strip():
+        if not after and before.endswith("\n\n"):
+            before = before[:-1]
+        return before + after
+    body = block if block.endswith("\n") else block + "\n"
+    marked = f"{BLOCK_BEGIN}\n{body}{BLOCK_END}\n"
+    if not begin and before:
+        before += "\n" if before.endswith("\n") else "\n\n"
+    return before + marked + after

@@ -76,11 +76,25 @@ options:
       mode: {description: Octal mode as a string., type: str, default: "600"}
       owner: {description: "C(user:group) in the bottle.", type: str, default: "node:node"}
       merge:
-        description: How the content meets an existing file.
+        description:
+          - How the content meets an existing file.
+          - C(replace) makes the file exactly the content. C(json) and C(toml) set the keys of the
+            content in the file and keep the rest. C(block) makes the content the collection's
+            marked block in a text file the user may also write (an empty content removes the block;
+            text outside it is kept).
         type: str
         default: replace
-        choices: [replace, json, toml]
+        choices: [replace, json, toml, block]
       secret: {description: The content is a credential; no diff shows it., type: bool, default: false}
+      record:
+        description:
+          - With C(merge=json) or C(merge=toml), the content is the user's settings and this file (in the
+            bottle, written 0600 after the config) records which keys the collection set, by key path
+            and a sha256 of the value.
+          - A key recorded by an earlier run and no longer in the content is removed from the config if
+            it still holds the recorded value; a key that already held the requested value is never
+            recorded, so it is never removed.
+        type: path
   trees:
     description: Directories mirrored exactly (extra files inside them are removed), such as skills.
     type: list
@@ -179,6 +193,7 @@ toml_edits_needed:
     path: {description: The config file., type: str}
     content_b64: {description: "Its current content, base64 encoded.", type: str}
     sha256: {description: The sha256 of that content., type: str}
+    remove: {description: "Key paths of settings to remove (see I(files[].record)), in order.", type: list, elements: list}
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -204,8 +219,8 @@ ARGUMENT_SPEC = dict(
         create_only=dict(type="bool", default=False))),
     files=dict(type="list", elements="dict", default=[], options=dict(
         path=dict(type="path", required=True), content_b64=_CONTENT, mode=_MODE, owner=_OWNER,
-        merge=dict(type="str", default="replace", choices=["replace", "json", "toml"]),
-        secret=dict(type="bool", default=False, no_log=False))),
+        merge=dict(type="str", default="replace", choices=["replace", "json", "toml", "block"]),
+        secret=dict(type="bool", default=False, no_log=False), record=dict(type="path"))),
     trees=dict(type="list", elements="dict", default=[], options=dict(
         path=dict(type="path", required=True), owner=_OWNER,
         files=dict(type="list", elements="dict", required=True, options=dict(
@@ -237,7 +252,8 @@ def apply(bottle: Bottle, params: dict) -> None:
         bottle.ensure_dir("dirs", d["path"], d["mode"], d["owner"], d.get("create_only", False))
     for f in params["files"]:
         content = decode_content("files", f["content_b64"])
-        bottle.ensure_file("files", f["path"], content, f["mode"], f["owner"], f["merge"], f["secret"])
+        bottle.ensure_file("files", f["path"], content, f["mode"], f["owner"], f["merge"], f["secret"],
+                           f.get("record") or "")
     for tree in params["trees"]:
         files = {f["relpath"]: (decode_content("trees", f["content_b64"]), f["mode"]) for f in tree["files"]}
         bottle.mirror_tree("trees", tree["path"], files, tree["owner"])

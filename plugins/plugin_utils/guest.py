@@ -30,7 +30,7 @@ def run_guest_state(action: t.Any, module_args: dict[str, t.Any], task_vars: dic
         return outcome
     toml_files = []
     for found in edits:
-        field, ops = toml_ops(module_args, found["path"])
+        field, ops = toml_ops(module_args, found["path"], found.get("remove") or [])
         current = base64.b64decode(found["content_b64"])
         if hashlib.sha256(current).hexdigest() != found["sha256"]:
             return _failed(field, f"{found['path']} was not read completely from the bottle; rerun", outcome)
@@ -46,14 +46,22 @@ def run_guest_state(action: t.Any, module_args: dict[str, t.Any], task_vars: dic
     return outcome
 
 
-def toml_ops(module_args: t.Mapping[str, t.Any], path: str) -> tuple[str, list[configedit.Op]]:
-    """The field and the ops of the module arguments that edit the TOML file ``path``, in module order."""
+def toml_ops(module_args: t.Mapping[str, t.Any], path: str,
+             removals: t.Sequence[t.Sequence[str]] = ()) -> tuple[str, list[configedit.Op]]:
+    """The field and the ops of the module arguments that edit the TOML file ``path``, in module order.
+
+    ``removals`` are the settings keys the bottle found to remove (it alone holds the record of
+    what an earlier run set): they go before the settings, as the bottle applied them.
+    """
     ops: list[configedit.Op] = []
     field = ""
     for f in module_args.get("files") or []:
         if f.get("path") == path and f.get("merge") == "toml":
             owned = configedit.loads("toml", base64.b64decode(f["content_b64"]).decode("utf-8"))
-            ops.append(("owned", owned, None))
+            if f.get("record"):
+                ops.extend(("remove", tuple(key), None) for key in removals)
+            if owned or not f.get("record"):
+                ops.append(("owned", owned, None))
             field = field or "files"
     for e in module_args.get("config_entries") or []:
         if e.get("path") == path and e.get("format") == "toml":

@@ -19,6 +19,7 @@ import typing as t
 MERGE_REPLACE = "replace"  # the bottle's file becomes exactly this content
 MERGE_JSON = "json"  # the content's keys are deep-merged into the bottle's JSON object
 MERGE_TOML = "toml"  # the content's keys are set in the bottle's TOML, table by table
+MERGE_BLOCK = "block"  # the content is our marked block in a text file the user writes too
 
 PROMPT_APPEND_FILE = "append_file"
 PROMPT_READ_FILE = "read_prompt_file"
@@ -86,6 +87,8 @@ class AgentProvisionFile(_Report):
     merge: str = MERGE_REPLACE
     # Holds a real credential: never logged nor shown in a diff.
     secret: bool = False
+    # JSON/TOML merges of the user's settings: the bottle file recording which keys the collection set.
+    record: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -206,7 +209,8 @@ class AgentProvisionPlan(_Report):
                      for d in self.dirs],
             "checks": [c.to_dict() for c in self.checks],
             "files": [{"path": f.guest_path, "content_b64": _b64(f.content), "mode": f.mode, "owner": f.owner,
-                       "merge": f.merge, "secret": f.secret} for f in self.files],
+                       "merge": f.merge, "secret": f.secret, **({"record": f.record} if f.record else {})}
+                      for f in self.files],
             "trees": [{"path": tree.guest_path, "owner": tree.owner,
                        "files": [{"relpath": rel, "content_b64": _b64(data), "mode": mode}
                                  for rel, (data, mode) in sorted(tree.files.items())]} for tree in self.trees],

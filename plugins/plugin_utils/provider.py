@@ -23,9 +23,16 @@ import shlex
 import typing as t
 import urllib.parse
 
+try:
+    import tomlkit
+except ImportError:  # reported when TOML settings are rendered, naming what to install
+    tomlkit = None
+
+from ansible_collections.bot_bottle.agents.plugins.module_utils import configedit
 from ansible_collections.bot_bottle.agents.plugins.module_utils.fileops import atomic_write, read_bytes
 from ansible_collections.bot_bottle.agents.plugins.plugin_utils import contrib
 from ansible_collections.bot_bottle.agents.plugins.plugin_utils.plan import (
+    MERGE_BLOCK,
     MERGE_REPLACE,
     MESSAGE,
     PROMPT_APPEND_FILE,
@@ -52,6 +59,8 @@ from ansible_collections.bot_bottle.agents.plugins.plugin_utils.request import (
 
 # Our own files in the bottle live under ~/.bot-bottle/<provider>/ (a bottle may hold several agents).
 BOTTLE_DIR = ".bot-bottle"
+# Root's records of the managed settings keys the collection set, one directory per provider.
+MANAGED_RECORD_DIR = "/var/lib/bot-bottle"
 # The non-secret value a bottle sees wherever a real credential would be.
 PLACEHOLDER_TOKEN = "bot-bottle-placeholder-not-a-secret"
 VARIANTS = {"interactive": (False, False), "resume": (True, False), "headless": (False, True),
@@ -72,9 +81,11 @@ class ProviderParts:
     env_files: list[str] = dataclasses.field(default_factory=list)
     controller_files: dict[str, bytes] = dataclasses.field(default_factory=dict)
 
-    def add_file(self, guest_path: str, content: bytes, merge: str = MERGE_REPLACE, secret: bool = False) -> None:
+    def add_file(self, guest_path: str, content: bytes, merge: str = MERGE_REPLACE, secret: bool = False,
+                 record: str = "") -> None:
         """A file for the bottle user (0600), merged into what is there unless ``replace``."""
-        self.files.append(AgentProvisionFile(guest_path, content, self.request.owner, merge=merge, secret=secret))
+        self.files.append(AgentProvisionFile(guest_path, content, self.request.owner, merge=merge, secret=secret,
+                                             record=record))
 
     def add_dir(self, guest_path: str) -> None:
         """A directory for the bottle user (0700), made after the base directories."""
@@ -120,6 +131,8 @@ class AgentProvider(abc.ABC):
     ca_env_names: t.ClassVar[tuple[str, ...]] = ()
     # Where users of this CLI keep its credential on their own machine (the demo takes the first set).
     credential_env_names: t.ClassVar[tuple[str, ...]] = ()
+    # The user's context file in config_dir, read in every session (standing instructions).
+    context_file_name: t.ClassVar[str]
 
     # -- what every provider defines ---------------------------------------------------
 
@@ -135,6 +148,10 @@ class AgentProvider(abc.ABC):
     def mcp_entry(self, server: McpServer, guest_home: str, owner: str) -> ConfigEntry:
         """Where and how an MCP server entry lives in this agent's own config (its key path ends with the name)."""
 
+    @abc.abstractmethod
+    def settings_file(self, guest_home: str) -> tuple[str, str]:
+        """The user settings file ``settings`` merges into, and its format (``json`` or ``toml``)."""
+
     # -- defaults a provider may override ------------------------------------------------
 
     def skills_dir(self, guest_home: str) -> str:
@@ -147,6 +164,13 @@ class AgentProvider(abc.ABC):
     def prompt_path(self, guest_home: str) -> str:
         """Where the prompt file goes (a provider whose CLI reads it from a place of its own moves it)."""
         return f"{self.own_dir(guest_home)}/prompt.md"
+
+    def managed_settings_file(self) -> tuple[str, str] | None:
+        """The CLI's system-wide settings file that wins over the user's, and its format (None: it has none)."""
+        return None
+
+    def context_path(self, guest_home: str) -> str:
+        return f"{self.config_dir(guest_home)}/{self.context_file_name}"
 
     def checks(self) -> tuple[AgentProvisionCommand, ...]:
         """Read-only commands run as the bottle user before anything is written."""
@@ -187,6 +211,9 @@ class AgentProvider(abc.ABC):
         home, owner, name = request.guest_home, request.owner, self.runtime.provider
         parts = ProviderParts(request)
         self.add_parts(parts)
+        self.add_settings(parts)
+        self.add_managed_settings(parts)
+        parts.add_file(self.context_path(home), request.context.encode("utf-8"), merge=MERGE_BLOCK)
         own_dir = self.own_dir(home)
         prompt = read_controller_file("prompt_file", request.prompt_file) if request.prompt_file else b""
         prompt_path = self.prompt_path(home) if prompt.strip() else ""
@@ -239,6 +266,75 @@ class AgentProvider(abc.ABC):
             egress_registration=registration,
             redactions=(egress.password,) if egress else (),
         )
+
+
+    # -- the user's settings and the managed policy ------------------------------------------
+
+    def add_settings(self, parts: ProviderParts) -> None:
+        """``settings`` merged into the user settings file, after the keys the collection owns there."""
+        request = parts.request
+        path, fmt = self.settings_file(request.guest_home)
+        refuse_owned_keys("settings", request.settings, path, self.owned_keys(parts, path))
+        parts.add_file(path, settings_bytes("settings", fmt, request.settings), merge=fmt,
+                       record=f"{self.own_dir(request.guest_home)}/owned-settings.json")
+
+    def owned_keys(self, parts: ProviderParts, path: str) -> list[tuple[str, ...]]:
+        """Key paths the collection sets in the config ``path``: its owned keys and the MCP server table."""
+        owned: list[tuple[str, ...]] = []
+        for item in parts.files:
+            if item.guest_path == path and item.merge in configedit.FORMATS:
+                owned += configedit.leaves(configedit.loads(item.merge, item.content.decode("utf-8")))
+        probe = self.mcp_entry(McpServer("x", url="http://x"), parts.request.guest_home, parts.request.owner)
+        if probe.config_path == path:
+            owned.append(probe.key_path[:-1])
+        return owned
+
+    def add_managed_settings(self, parts: ProviderParts) -> None:
+        """``managed_settings`` merged into the root-owned file that wins over the user's settings.
+
+        Always in the plan (with nothing to set, keys an earlier run set are removed); its
+        directories are made only when there is something to set.
+        """
+        request, provider = parts.request, self.runtime.provider
+        managed = self.managed_settings_file()
+        if managed is None:
+            if request.managed_settings:
+                raise ProvisionError("managed_settings", f"the {provider} CLI has no managed settings file; "
+                                                         "use settings, or an image with the policy built in")
+            return
+        path, fmt = managed
+        records = f"{MANAGED_RECORD_DIR}/{provider}"
+        if request.managed_settings:
+            parts.dirs += [AgentProvisionDir(os.path.dirname(path), "755", "root:root", create_only=True),
+                           AgentProvisionDir(MANAGED_RECORD_DIR, "700", "root:root", create_only=True),
+                           AgentProvisionDir(records, "700", "root:root")]
+        parts.files.append(AgentProvisionFile(path, settings_bytes("managed_settings", fmt, request.managed_settings),
+                                              "root:root", mode="644", merge=fmt,
+                                              record=f"{records}/owned-managed-settings.json"))
+
+
+def refuse_owned_keys(option: str, settings: t.Mapping[str, t.Any], path: str,
+                      owned: t.Sequence[tuple[str, ...]]) -> None:
+    """A settings key on (or above, or below) a key the collection sets is refused, naming both."""
+    for key in configedit.leaves(settings):
+        for mine in owned:
+            depth = min(len(key), len(mine))
+            if key[:depth] == mine[:depth]:
+                raise ProvisionError(f"{option}.{'.'.join(key)}",
+                                     f"{'.'.join(mine)} in {path} is set by the collection (see SECURITY.md; MCP "
+                                     f"servers go in the mcp_servers option); remove this key from {option}")
+
+
+def settings_bytes(option: str, fmt: str, settings: t.Mapping[str, t.Any]) -> bytes:
+    """Settings as the content of a JSON or TOML merge (TOML has no null: such a key is refused)."""
+    if fmt == "json":
+        return json_bytes(settings)
+    for key, value in configedit.leaves(settings).items():
+        if value is None:
+            raise ProvisionError(f"{option}.{'.'.join(key)}", "null has no TOML form; remove the key or give a value")
+    if tomlkit is None:
+        raise ProvisionError(option, "TOML settings need the Python package tomlkit on the controller (pip install tomlkit)")
+    return tomlkit.dumps(settings).encode("utf-8")
 
 
 def egress_env(egress: Egress, ca_path: str, ca_env_names: t.Sequence[str],

@@ -24,6 +24,7 @@ import urllib.parse
 import yaml
 
 from ansible_collections.bot_bottle.agents.plugins.doc_fragments.request import ModuleDocFragment
+from ansible_collections.bot_bottle.agents.plugins.module_utils.configedit import BLOCK_BEGIN, BLOCK_END
 
 DEFAULT_GUEST_HOME = "/home/node"
 DEFAULT_OWNER = "node:node"
@@ -240,6 +241,11 @@ class ProvisionRequest:
     prompt_file: str = ""
     mcp_servers: tuple[McpServer, ...] = ()
     egress: Egress | None = None
+    # Merged into the agent's user settings / its root-owned managed settings.
+    settings: t.Mapping[str, t.Any] = dataclasses.field(default_factory=dict)
+    managed_settings: t.Mapping[str, t.Any] = dataclasses.field(default_factory=dict)
+    # The standing instructions (context or the text of context_file); empty removes them.
+    context: str = ""
 
     @property
     def user(self) -> str:
@@ -288,6 +294,9 @@ class ProvisionRequest:
             mcp_servers=_checked_mcp_servers(options.get("mcp_servers") or ()),
             egress=Egress.checked(options["egress"], options.get("egress_allow") or (), bottle, docker)
             if options.get("egress") else None,
+            settings=_checked_settings("settings", options.get("settings") or {}),
+            managed_settings=_checked_settings("managed_settings", options.get("managed_settings") or {}),
+            context=_checked_context(options.get("context") or "", options.get("context_file") or ""),
         )
         if request.credentials_in_guest and not (request.auth_token or request.forward_host_credentials):
             raise ProvisionError(
@@ -378,6 +387,36 @@ def _checked_mcp_servers(servers: t.Iterable[t.Mapping[str, t.Any]]) -> tuple[Mc
             raise ProvisionError("mcp_servers", f"name {server.name!r} is listed twice; give each server its own name")
         checked[server.name] = server
     return tuple(checked.values())
+
+
+def _checked_settings(option: str, settings: t.Mapping[str, t.Any], path: str = "") -> dict[str, t.Any]:
+    """A settings mapping with string keys all the way down (YAML allows others; agent configs do not)."""
+    if not isinstance(settings, t.Mapping):
+        raise ProvisionError(option + path, "must be a mapping of settings keys to values")
+    checked: dict[str, t.Any] = {}
+    for key, value in settings.items():
+        if not isinstance(key, str) or not key:
+            raise ProvisionError(option + path, f"key {key!r} is not a non-empty string; quote it in YAML")
+        checked[key] = _checked_settings(option, value, f"{path}.{key}") if isinstance(value, t.Mapping) else value
+    return checked
+
+
+def _checked_context(text: str, path: str) -> str:
+    """The standing instructions: ``text``, or the content of the controller file ``path``."""
+    if text and path:
+        raise ProvisionError("context_file", "give the instructions as context or as context_file, not both")
+    option = "context"
+    if path:
+        option = "context_file"
+        if not os.path.isfile(path):
+            raise ProvisionError(option, f"{path} does not exist or is not a file on the controller")
+        try:
+            text = read_controller_file(option, path).decode("utf-8")
+        except UnicodeDecodeError:
+            raise ProvisionError(option, f"{path} is not UTF-8 text") from None
+    if BLOCK_BEGIN in text or BLOCK_END in text:
+        raise ProvisionError(option, "holds the collection's block marker lines; remove them")
+    return text
 
 
 def _checked_env(env: t.Mapping[str, t.Any]) -> dict[str, str]:

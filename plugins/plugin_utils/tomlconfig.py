@@ -76,9 +76,26 @@ def _apply(text: str, op: configedit.Op, inline: bool, sync: bool) -> str:
     kind, arg, entry = op
     if kind == "owned":
         _set_owned(doc, arg, inline)
+    elif kind == "remove":
+        _remove(doc, tuple(arg))
     else:
         _set_entry(doc, tuple(arg), entry, inline, sync)
     return doc.as_string()
+
+
+def _remove(doc: t.Any, path: tuple[str, ...]) -> None:
+    """Remove the key at ``path`` and the tables that removal leaves empty."""
+    nodes = [doc]
+    for key in path[:-1]:
+        if key not in nodes[-1] or not _is_table(nodes[-1][key]):
+            return
+        nodes.append(nodes[-1][key])
+    if path[-1] in nodes[-1]:
+        del nodes[-1][path[-1]]
+    for depth in range(len(path) - 2, -1, -1):
+        if len(nodes[depth + 1]):
+            break
+        del nodes[depth][path[depth]]
 
 
 def _is_table(item: t.Any) -> bool:
@@ -308,7 +325,7 @@ def _hide_arrays(text: str, eol: str, ops: t.Sequence[configedit.Op]) -> tuple[s
         headers = [(offset, line, _header_path(line)) for offset, line in _headers(text)]
     except configedit.ConfigEditError:
         return text, []
-    touched = {tuple(arg)[:1] for kind, arg, _entry in ops if kind == "entry"} | {
+    touched = {tuple(arg)[:1] for kind, arg, _entry in ops if kind in ("entry", "remove")} | {
         (k,) for kind, arg, _entry in ops if kind == "owned" for k in arg}
     pieces: list[str] = []
     arrays: list[str] = []

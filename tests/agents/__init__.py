@@ -99,6 +99,18 @@ class AgentDriver:
         got = agent.run(self.mcp_get_command(GUEST_HOME), timeout=60)
         assert got.returncode == 0 and url in got.stdout, got.stdout + got.stderr
 
+    # A built-in tool a managed policy can take away: (the policy, user settings that allow the tool,
+    # the tool's name in a request), or None when the CLI's managed settings cannot.
+    denied_tool: t.ClassVar[tuple[dict[str, t.Any], dict[str, t.Any], str] | None] = None
+
+    def model_settings(self, name: str) -> dict[str, t.Any]:
+        """Settings (user or managed) that choose the model ``name``."""
+        return {"model": name}
+
+    def request_model(self, turn: t.Any) -> str:
+        """The model a recorded model request asks for."""
+        return turn.json().get("model", "")
+
     def tool_names(self, body: t.Mapping[str, t.Any], text: str) -> set[str]:
         """Tool names a model request offers (``text``: every string in it)."""
         return {tool.get("name", "") for tool in body.get("tools") or []}

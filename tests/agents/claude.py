@@ -55,6 +55,10 @@ class Claude(AgentDriver):
         got = agent.run(f"cd {GUEST_HOME} && {self.mcp_get_command(GUEST_HOME, name)}", timeout=60).stdout
         assert "Type: stdio" in got and "Connected" in got, got
 
+    # Verified: a managed deny removes the tool from those offered, also with user settings that
+    # allow it and under --dangerously-skip-permissions.
+    denied_tool = ({"permissions": {"deny": ["Bash"]}}, {"permissions": {"allow": ["Bash"]}}, "Bash")
+
     def tool_names(self, body, text):
         # Claude may defer MCP tools: then they are only named in the system text.
         return super().tool_names(body, text) | set(re.findall(r"mcp__\w+", text))

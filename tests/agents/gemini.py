@@ -54,6 +54,16 @@ class Gemini(AgentDriver):
         # mcp list connects (initialize, then a ping), it does not list tools.
         assert "initialize" in agent.services.mcp.methods()
 
+    denied_tool = ({"tools": {"exclude": ["run_shell_command"]}}, {"tools": {"allowed": ["run_shell_command"]}},
+                   "run_shell_command")
+
+    def model_settings(self, name):
+        return {"model": {"name": name}}
+
+    def request_model(self, turn):
+        # The model is in the path: /v1beta/models/<model>:streamGenerateContent
+        return turn.path.split("?")[0].rsplit("/", 1)[-1].partition(":")[0]
+
     def tool_names(self, body, text):
         return {declaration.get("name", "") for tool in body.get("tools") or []
                 for declaration in tool.get("functionDeclarations") or []}

@@ -9,6 +9,8 @@ import pytest
 from agents import PROVIDERS
 from bottles import GUEST_HOME, internal_network, role_vars, run_playbook, sh, write_inventory
 
+from ansible_collections.bot_bottle.agents.plugins.module_utils.configedit import BLOCK_BEGIN
+
 CLAUDE_JSON = f"{GUEST_HOME}/.claude.json"
 CODEX_TOML = f"{GUEST_HOME}/.codex/config.toml"
 
@@ -110,6 +112,28 @@ def test_config_path_is_a_symlink(docker_claude, tmp_path):
     msg = run_failing(docker_claude, tmp_path, {"agent_auth_token": "sk-must-stay-unwritten"})
     assert f"{CLAUDE_JSON} is a symlink" in msg
     assert docker_claude.read("/tmp/elsewhere.json").strip() == "{}"
+
+
+@pytest.mark.parametrize("overrides, expected", [
+    ({"agent_settings": {"skipDangerousModePermissionPrompt": False}},
+     "agent_settings.skipDangerousModePermissionPrompt: skipDangerousModePermissionPrompt in "
+     f"{GUEST_HOME}/.claude/settings.json is set by the collection"),
+    ({"agent_settings": "model=opus"}, "agent_settings: must be a YAML mapping, not a string"),
+    ({"agent_context_file": "/nonexistent/CONTEXT.md"},
+     "agent_context_file: /nonexistent/CONTEXT.md does not exist or is not a file on the controller"),
+])
+def test_bad_settings_and_context(docker_claude, tmp_path, overrides, expected):
+    assert expected in run_failing(docker_claude, tmp_path, overrides)
+
+
+def test_broken_context_block_in_the_users_file(docker_claude, tmp_path):
+    """Only the bottle can see it: the dry pass refuses, nothing is written (the user's file included)."""
+    path = f"{GUEST_HOME}/.claude/CLAUDE.md"
+    text = f"# Mine\n{BLOCK_BEGIN}\nhalf a block\n"
+    docker_claude.exec(f"install -d -o node -g node -m 700 {GUEST_HOME}/.claude && cat > {path} <<'EOF'\n{text}EOF")
+    msg = run_failing(docker_claude, tmp_path, {"agent_context": "Be brief."})
+    assert f"{path} has a broken bot_bottle.agents block" in msg and "left untouched" in msg
+    assert docker_claude.read(path) == text
 
 
 def test_mcp_url_with_a_bad_scheme(docker_claude, tmp_path):

@@ -43,6 +43,10 @@ PROBE_LOG = "/tmp/bbt-stdio-mcp.log"
 PROBE_ENV = f"probe-env-{uuid.uuid4().hex[:8]}"
 PROBE_SERVER = {"name": PROBE, "command": "python3", "args": [PROBE_SCRIPT, PROBE_LOG], "env": {"PROBE_ENV": PROBE_ENV}}
 CASES = [(kind, provider) for kind in ("docker", "ssh") for provider in PROVIDERS]
+# Standing instructions (agent_context) and two settings layers: the user's (agent_settings) and the
+# root-owned managed one (agent_managed_settings), which must win where both set a key.
+CONTEXT_TEXT = f"Standing instruction {uuid.uuid4().hex[:8]}: keep every answer short."
+USER_MODEL, MANAGED_MODEL = "bbt-user-model", "bbt-managed-model"
 # The dialogs an interactive start must not stop at.
 DIALOGS = re.compile(
     r"trust (the files|the contents|this folder)|Quick safety check|Folder access|Open restricted|"
@@ -124,6 +128,17 @@ def seed_user_config(bottle: Bottle, provider: str, svc: Services) -> None:
         bottle.exec(seed)
 
 
+def settings_layers(provider: str) -> dict[str, t.Any]:
+    """User settings choosing one model (and allowing the tool the policy denies), a managed policy
+    choosing another (and denying that tool)."""
+    agent = driver(provider)
+    user, managed = agent.model_settings(USER_MODEL), agent.model_settings(MANAGED_MODEL)
+    if agent.denied_tool:
+        policy, allow, _tool = agent.denied_tool
+        user, managed = {**user, **allow}, {**managed, **policy}
+    return {"agent_settings": user, "agent_managed_settings": managed}
+
+
 def provision(bottle: Bottle, provider: str, tmp: Path, svc: Services, **auth: t.Any) -> dict[str, t.Any]:
     """Run the role; return the plan it computed."""
     host = {
@@ -138,6 +153,8 @@ def provision(bottle: Bottle, provider: str, tmp: Path, svc: Services, **auth: t
         "agent_trusted_project_path": GUEST_HOME,
         "agent_result_file": str(tmp / "result.json"),
         "agent_guest_env": driver(provider).api_env(svc.api_url()),
+        "agent_context": CONTEXT_TEXT,
+        **settings_layers(provider),
         **auth,
     }
     run = run_playbook(write_inventory(tmp / "inventory.yml", {bottle.name: host}), timeout=180)
@@ -294,6 +311,12 @@ def test_headless_run_sends_prompt_skills_and_mcp_tools_with_placeholder_only(ag
     # The stdio server: the CLI started it in the bottle, with its env, and offers its tool.
     assert agent.driver.mcp_tool(PROBE, STDIO_TOOL["name"]) in offered
     assert {"started": True, "probe_env": PROBE_ENV} in probe_starts(agent)
+    # The managed layer wins over the user's settings; the standing instructions reach the model.
+    models = {agent.driver.request_model(turn) for turn in turns}
+    assert MANAGED_MODEL in models and USER_MODEL not in models, models
+    assert CONTEXT_TEXT in text
+    if agent.driver.denied_tool:  # denied by the policy although the user's settings allow it
+        assert agent.driver.denied_tool[2] not in offered, offered
     for turn in turns:
         assert agent.driver.credential(turn.headers) == PLACEHOLDER_TOKEN
     recorded = [*api.requests, *agent.services.mcp.requests]

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import tomllib
 
-from agents import driver
+from agents import GUEST_HOME, driver
 from bottles import SUPERVISE_URL, role_vars, run_playbook, write_inventory
 from conftest import EXAMPLES
+
+from ansible_collections.bot_bottle.agents.plugins.plugin_utils.provider import get_provider
 
 
 def provision(bottle, provider, tmp_path, *args, **extra):
@@ -67,4 +70,52 @@ def test_user_config_survives(make_bottle, target_kind, provider, tmp_path):
     provision(bottle, provider, tmp_path)
     agent.check_user_config(bottle.read(config))
     assert mcp_entry(bottle, provider)["url"] == SUPERVISE_URL
-    assert provision(bottle, provider, tmp_path).changed(bottle.name) == 0
+    last = provision(bottle, provider, tmp_path)
+    assert last.changed(bottle.name) == 0, [r.get("changes") for r in last.results[bottle.name]]
+
+
+def test_settings_policy_and_context_merge_and_go_away_when_unset(make_bottle, provider, tmp_path):
+    """agent_settings, agent_managed_settings and agent_context on a bottle whose user has settings and
+    context of their own: merged, converged, predicted by check mode, and removed again when unset,
+    leaving the user's own keys and text as they were."""
+    plugin = get_provider(provider)
+    bottle = make_bottle("docker", provider)
+    settings_path, fmt = plugin.settings_file(GUEST_HOME)
+    managed_path, _managed_fmt = plugin.managed_settings_file()
+    context_path = plugin.context_path(GUEST_HOME)
+    own = {"json": '{"bbtUserKey": "mine", "bbtShared": "users-own"}\n',
+           "toml": 'bbt_user_key = "mine"\nbbt_shared = "users-own"\n'}[fmt]
+    user_text = "# My notes\n\nAlways run the linter.\n"
+    bottle.exec(f"install -d -o node -g node -m 700 {os.path.dirname(settings_path)}\n"
+                f"cat > {settings_path} <<'EOF'\n{own}EOF\ncat > {context_path} <<'EOF'\n{user_text}EOF\n"
+                f"chown node:node {settings_path} {context_path}")
+    shared = "bbtShared" if fmt == "json" else "bbt_shared"
+    wanted = {"bbtSet": {"list": [1, 2], "flag": True}, shared: "users-own"}
+    run = provision(bottle, provider, tmp_path, agent_settings=wanted, agent_managed_settings={"bbtPolicy": {"on": True}},
+                    agent_context="Run the tests before you commit.")
+    assert run.changed(bottle.name) >= 1
+    merged = driver(provider).parse(bottle.read(settings_path)) if fmt == "json" else tomllib.loads(bottle.read(settings_path))
+    assert merged["bbtSet"] == {"list": [1, 2], "flag": True} and merged[shared] == "users-own"
+    assert merged["bbtUserKey" if fmt == "json" else "bbt_user_key"] == "mine"
+    assert "bbtPolicy" in bottle.read(managed_path) and bottle.stat(managed_path) == ("644", "root:root")
+    context = bottle.read(context_path)
+    assert context.startswith(user_text) and "Run the tests before you commit.\n" in context
+    assert provision(bottle, provider, tmp_path, agent_settings=wanted, agent_managed_settings={"bbtPolicy": {"on": True}},
+                     agent_context="Run the tests before you commit.").changed(bottle.name) == 0
+
+    # A list replaces the list in the file; check mode predicts it and writes nothing.
+    before = bottle.snapshot()
+    changed_list = {**wanted, "bbtSet": {"list": [3], "flag": True}}
+    check = provision(bottle, provider, tmp_path, "--check", "--diff", agent_settings=changed_list,
+                      agent_managed_settings={"bbtPolicy": {"on": True}}, agent_context="Run the tests before you commit.")
+    assert check.changed(bottle.name) >= 1 and bottle.snapshot() == before
+
+    # Unset: what the role set goes; the user's keys (the one that already held its value too) and text stay.
+    provision(bottle, provider, tmp_path)
+    left = driver(provider).parse(bottle.read(settings_path)) if fmt == "json" else tomllib.loads(bottle.read(settings_path))
+    assert "bbtSet" not in left and left[shared] == "users-own"
+    assert left["bbtUserKey" if fmt == "json" else "bbt_user_key"] == "mine"
+    assert "bbtPolicy" not in bottle.read(managed_path)
+    assert bottle.read(context_path) == user_text
+    last = provision(bottle, provider, tmp_path)
+    assert last.changed(bottle.name) == 0, [r.get("changes") for r in last.results[bottle.name]]

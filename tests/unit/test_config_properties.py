@@ -303,3 +303,77 @@ def test_json_configs_keep_every_user_key(text, entry):
         assert guest.run_guest_state(again, args, {})["changes"] == []
     assert out.startswith("\ufeff") == text.startswith("\ufeff")
     check_invariants(before, json.loads(out.lstrip("\ufeff")), JSON_OWNED, ("mcpServers", "supervise"), entry)
+
+
+# -- the user's settings (agent_settings): merge, record, remove only what was set -----------------
+
+settings_key = key.filter(lambda k: k not in ("hasCompletedOnboarding", "mcpServers"))
+settings_tree = st.dictionaries(settings_key, st.one_of(value, st.dictionaries(settings_key, value, min_size=1, max_size=2)),
+                                max_size=3)
+
+
+def related(path: tuple, others: t.Iterable[tuple]) -> bool:
+    """``path`` is one of ``others`` or lies above or below one of them."""
+    return any(path[:min(len(path), len(o))] == o[:min(len(path), len(o))] for o in others)
+
+
+def merge_settings(config: Path, fmt: str, settings_data: dict, check_mode: bool = False) -> dict:
+    import tomlkit
+
+    content = tomlkit.dumps(settings_data) if fmt == "toml" else json.dumps(settings_data)
+    args = params(files=[{"path": str(config), "content_b64": b64(content), "merge": fmt,
+                          "record": str(config.parent / "owned-settings.json")}])
+    return guest.run_guest_state(FakeAction(check_mode=check_mode), args, {})
+
+
+def parse(fmt: str, config: Path) -> dict:
+    text = config.read_text(encoding="utf-8").lstrip("\ufeff")
+    return tomllib.loads(text) if fmt == "toml" else json.loads(text)
+
+
+def check_settings_lifecycle(fmt: str, text: str, first: dict, second: dict) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / f"settings.{fmt}"
+        config.write_bytes(text.encode("utf-8"))
+        user = parse(fmt, config)
+        predicted = merge_settings(config, fmt, first, check_mode=True)
+        outcome = merge_settings(config, fmt, first)
+        if outcome.get("failed"):  # a setting under a key the user holds as a scalar: refused, nothing written
+            assert "not a table" in outcome["msg"] and config.read_bytes() == text.encode("utf-8")
+            return
+        assert predicted["changes"] == outcome["changes"], "check mode predicts"
+        after_first = parse(fmt, config)
+        for path, v in ce.leaves(first).items():
+            assert ce.get_in(after_first, path) == v, f"setting {path} not merged"
+        outcome = merge_settings(config, fmt, second)
+        if outcome.get("failed"):
+            assert "not a table" in outcome["msg"]
+            return
+        after = parse(fmt, config)
+        assert merge_settings(config, fmt, second)["changes"] == [], "converged"
+        wanted = ce.leaves(second)
+        for path, v in wanted.items():
+            assert ce.get_in(after, path) == v, f"setting {path} not merged"
+        user_leaves = {p: v for p, v in leaves(user).items() if v != {}}
+        for path, v in user_leaves.items():
+            if not related(path, ce.leaves(first)) and not related(path, wanted):
+                assert ce.leaf_value(after, path) == v, f"user key {path} changed"
+        for path, v in ce.leaves(first).items():
+            if related(path, wanted):
+                continue
+            if user_leaves.get(path, ce.MISSING) == v:
+                assert ce.leaf_value(after, path) == v, f"user key {path} (it held the value already) was removed"
+            else:
+                assert ce.leaf_value(after, path) is ce.MISSING, f"{path}, set by the first run only, was left"
+
+
+@settings(PROFILE)
+@given(toml_configs(), settings_tree, settings_tree)
+def test_toml_settings_merge_and_later_removal_touch_only_what_was_set(config, first, second):
+    check_settings_lifecycle("toml", config[0], first, second)
+
+
+@settings(PROFILE)
+@given(json_configs(), settings_tree, settings_tree)
+def test_json_settings_merge_and_later_removal_touch_only_what_was_set(text, first, second):
+    check_settings_lifecycle("json", text, first, second)

@@ -174,3 +174,46 @@ def test_an_array_of_tables_between_split_tables_stays_where_it_is():
 def test_header_lines_inside_strings_and_arrays_are_not_headers():
     text = 'a = """\n[[x]]\n"""\nb = [\n[1, 2],\n]\nc = \'\'\'\n[y]\'\'\'\n[[real]]\nk = 1\n[t]\n'
     assert [line for _offset, line in tomlconfig._headers(text)] == ["[[real]]\n", "[t]\n"]
+
+
+# -- the marked block of standing instructions -----------------------------------------------------
+
+
+@pytest.mark.parametrize("user", ["", "# Mine\n", "# Mine\n\nmore", "a\n\n\n"])
+def test_a_block_is_added_replaced_and_removed_keeping_the_users_text(user):
+    added = ce.with_block(user, "Be brief.")
+    assert added.startswith(user) and added.endswith(f"{ce.BLOCK_BEGIN}\nBe brief.\n{ce.BLOCK_END}\n")
+    replaced = ce.with_block(added, "Be kind.\n")
+    assert replaced == added.replace("Be brief.", "Be kind.")
+    assert ce.with_block(replaced, "Be kind.\n") == replaced
+    removed = ce.with_block(replaced, "")
+    assert removed == (user if user.endswith("\n") or not user else user + "\n")
+
+
+def test_a_block_in_the_middle_keeps_what_follows():
+    text = f"top\n{ce.BLOCK_BEGIN}\nold\n{ce.BLOCK_END}\nbottom\n"
+    assert ce.with_block(text, "new") == f"top\n{ce.BLOCK_BEGIN}\nnew\n{ce.BLOCK_END}\nbottom\n"
+    assert ce.with_block(text, "") == "top\nbottom\n"
+
+
+@pytest.mark.parametrize("text", [f"{ce.BLOCK_BEGIN}\nx\n", f"{ce.BLOCK_END}\n{ce.BLOCK_BEGIN}\n",
+                                  f"{ce.BLOCK_BEGIN}\n{ce.BLOCK_END}\n{ce.BLOCK_BEGIN}\n{ce.BLOCK_END}\n"])
+def test_a_broken_block_is_refused(text):
+    with pytest.raises(ce.ConfigEditError, match="broken bot_bottle.agents block"):
+        ce.with_block(text, "x")
+
+
+def test_settings_ops_remove_only_unchanged_keys_the_collection_set():
+    data = {"a": 1, "b": {"c": [1]}, "u": "user"}
+    recorded = {("a",): ce.digest(1), ("b", "c"): ce.digest([9]), ("gone",): ce.digest(0)}
+    ops, owned = ce.settings_ops(data, {"u": "user", "n": 2}, recorded)
+    # a still holds what was set: removed; b.c was changed by the user: kept; gone is not there.
+    assert ops == [("remove", ("a",), None), ("owned", {"u": "user", "n": 2}, None)]
+    # u already held the value: the user's, never recorded; n is new.
+    assert owned == {("n",): ce.digest(2)}
+    assert ce.apply_ops(data, ops) == {"b": {"c": [1]}, "u": "user", "n": 2}
+
+
+def test_remove_leaf_drops_tables_it_empties():
+    assert ce.remove_leaf({"a": {"b": {"c": 1}}, "k": 1}, ("a", "b", "c")) == {"k": 1}
+    assert ce.remove_leaf({"a": {"b": {"c": 1}, "d": 2}}, ("a", "b", "c")) == {"a": {"d": 2}}

@@ -79,7 +79,7 @@ def test_no_egress_no_proxy(tmp_path, egress_dir):
 def test_codex_keeps_the_proxy_env_for_the_commands_it_runs(tmp_path, egress_dir):
     import tomllib
     plan = build("codex", tmp_path, egress_dir)
-    (config,) = [f for f in plan.files if f.guest_path.endswith("/config.toml")]
+    (config,) = [f for f in plan.files if f.guest_path.endswith("/config.toml") and not f.record]
     assert tomllib.loads(config.content.decode())["shell_environment_policy"] == {"inherit": "all"}
 
 

@@ -35,12 +35,16 @@ def full(provider, tmp_path, **options):
 def test_every_path_written_gets_the_requested_owner(provider, tmp_path):
     plan = full(provider, tmp_path, guest_home="/home/agent", owner="agent:staff")
     args = plan.guest_module_args()
-    owners = {d["owner"] for d in args["dirs"]} | {f["owner"] for f in args["files"]} | \
+    # The managed settings file (root's, so the bottle user cannot change it) is the one exception.
+    managed = get_provider(provider).managed_settings_file()
+    files = [f for f in args["files"] if not managed or f["path"] != managed[0]]
+    assert [f["owner"] for f in args["files"] if f not in files] == (["root:root"] if managed else [])
+    owners = {d["owner"] for d in args["dirs"]} | {f["owner"] for f in files} | \
         {t["owner"] for t in args["trees"]} | {e["owner"] for e in args["config_entries"]}
     assert owners == {"agent:staff"}
     assert args["run_as"] == "agent"
     assert all(path.startswith(("/home/agent/", "/work")) for path in
-               [d["path"] for d in args["dirs"]] + [f["path"] for f in args["files"]])
+               [d["path"] for d in args["dirs"]] + [f["path"] for f in files])
 
 
 @pytest.mark.parametrize("provider", known_providers())

@@ -204,3 +204,72 @@ def test_a_stdio_server_is_written_in_the_agents_own_format_and_its_env_is_never
     # The env travels to the bottle in the no_log part of the module arguments only.
     (args,) = plan.guest_module_args()["config_entries"]
     assert "stdio-secret-2f7c" not in json.dumps(args["entry"]) and args["entry_secret"]["env"] == STDIO["env"]
+
+
+# -- settings, managed policy and standing instructions -------------------------------------------
+
+
+@pytest.mark.parametrize("provider, settings, option, message", [
+    ("codex", {"features": {"daemon_auto_start": True}}, "settings.features.daemon_auto_start",
+     "features.daemon_auto_start in /home/node/.codex/config.toml is set by the collection"),
+    ("codex", {"mcp_servers": {"mine": {"url": "http://h"}}}, "settings.mcp_servers.mine.url",
+     "mcp_servers in /home/node/.codex/config.toml is set by the collection (see SECURITY.md; MCP servers go in "
+     "the mcp_servers option)"),
+    ("gemini", {"security": {"auth": {"selectedType": "oauth-personal"}}}, "settings.security.auth.selectedType",
+     "security.auth.selectedType in /home/node/.gemini/settings.json is set by the collection"),
+    ("gemini", {"security": {}}, "settings.security", "security.auth.selectedType in"),
+    ("codex", {"model": None}, "settings.model", "null has no TOML form"),
+])
+def test_settings_the_collection_owns_or_cannot_write_are_refused(provider, settings, option, message, tmp_path):
+    with pytest.raises(ProvisionError) as caught:
+        plan_for(provider, tmp_path, settings=settings)
+    assert caught.value.option == option and message in caught.value.detail
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_settings_sit_beside_the_owned_keys_in_the_agents_settings_file(provider, tmp_path):
+    plugin = get_provider(provider)
+    path, fmt = plugin.settings_file("/home/node")
+    plan = plan_for(provider, tmp_path, settings={"model": "m", "env": {"A": "1"}}, managed_settings={"p": [1]},
+                    context="Be brief.")
+    (settings,) = [f for f in plan.files if f.guest_path == path and f.record]
+    parsed = tomllib.loads(settings.content.decode()) if fmt == "toml" else json.loads(settings.content)
+    assert parsed == {"model": "m", "env": {"A": "1"}} and settings.merge == fmt
+    assert settings.record == f"/home/node/.bot-bottle/{provider}/owned-settings.json"
+    # Owned keys first: the settings merge comes after them (the bottle applies files in order).
+    assert [f.guest_path for f in plan.files].index(path) < plan.files.index(settings)
+    managed_path = plugin.managed_settings_file()[0]
+    (managed,) = [f for f in plan.files if f.guest_path == managed_path]
+    assert (managed.owner, managed.mode, managed.record) == (
+        "root:root", "644", f"/var/lib/bot-bottle/{provider}/owned-managed-settings.json")
+    assert {d.guest_path for d in plan.dirs} >= {os.path.dirname(managed_path), "/var/lib/bot-bottle"}
+    (context,) = [f for f in plan.files if f.guest_path == plugin.context_path("/home/node")]
+    assert (context.content, context.merge) == (b"Be brief.", "block")
+
+
+def test_no_managed_settings_no_root_directories(tmp_path):
+    plan = plan_for("claude", tmp_path)
+    assert not [d for d in plan.dirs if d.owner == "root:root"]
+
+
+@pytest.mark.parametrize("options, option, message", [
+    ({"context": "a", "context_file": "/x"}, "context_file", "give the instructions as context or as context_file"),
+    ({"context": "x\n<!-- END bot_bottle.agents -->\n"}, "context", "holds the collection's block marker lines"),
+    ({"settings": {1: "x"}}, "settings", "key 1 is not a non-empty string"),
+    ({"managed_settings": {"a": {"": 1}}}, "managed_settings.a", "key '' is not a non-empty string"),
+])
+def test_bad_settings_and_context_name_the_option(options, option, message, tmp_path):
+    with pytest.raises(ProvisionError) as caught:
+        plan_for("claude", tmp_path, **options)
+    assert caught.value.option == option and message in caught.value.detail
+
+
+def test_context_file_must_be_utf8_text(tmp_path):
+    binary = tmp_path / "ctx.bin"
+    binary.write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(ProvisionError, match="context_file: .* is not UTF-8 text"):
+        plan_for("claude", tmp_path, context_file=str(binary))
+    text = tmp_path / "ctx.md"
+    text.write_text("Always be kind.\n")
+    plan = plan_for("claude", tmp_path, context_file=str(text))
+    assert content(plan, "/.claude/CLAUDE.md") == "Always be kind.\n"

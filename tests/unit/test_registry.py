@@ -83,8 +83,13 @@ class ContextFileProvider(prov.AgentProvider):
         prompt_mode=plan_module.PROMPT_CONTEXT_FILE, bypass_args=("--yes",), resume_args=("--resume",),
         remote_control_args=(), headless_args=("-p", plan_module.MESSAGE))
 
+    context_file_name = "FAKE.md"
+
     def config_dir(self, guest_home):
         return f"{guest_home}/.fake"
+
+    def settings_file(self, guest_home):
+        return f"{guest_home}/.fake/settings.json", "json"
 
     def prompt_path(self, guest_home):
         return f"{guest_home}/.fake/ext/context.md"

@@ -62,9 +62,17 @@ class ClaudeProvider(AgentProvider):
 
     ca_env_names = ("NODE_EXTRA_CA_CERTS",)
     credential_env_names = ("ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN")
+    context_file_name = "CLAUDE.md"
 
     def config_dir(self, guest_home: str) -> str:
         return f"{guest_home}/.claude"
+
+    def settings_file(self, guest_home: str) -> tuple[str, str]:
+        return f"{self.config_dir(guest_home)}/settings.json", MERGE_JSON
+
+    def managed_settings_file(self) -> tuple[str, str]:
+        # Root-owned: it wins over every user setting, also under --dangerously-skip-permissions.
+        return "/etc/claude-code/managed-settings.json", MERGE_JSON
 
     def add_parts(self, parts: ProviderParts) -> None:
         request = parts.request
@@ -72,7 +80,7 @@ class ClaudeProvider(AgentProvider):
         credential = _credential_kind(request)
         # Claude rewrites ~/.claude.json on every run: merge the keys we own, never replace.
         parts.add_file(f"{home}/.claude.json", json_bytes(_state_keys(request, credential)), merge=MERGE_JSON)
-        parts.add_file(f"{home}/.claude/settings.json", json_bytes({"skipDangerousModePermissionPrompt": True}),
+        parts.add_file(self.settings_file(home)[0], json_bytes({"skipDangerousModePermissionPrompt": True}),
                        merge=MERGE_JSON)
         # --dangerously-skip-permissions refuses root without IS_SANDBOX; the bottle is the sandbox.
         parts.env.update(IS_SANDBOX="1", DISABLE_AUTOUPDATER="1")

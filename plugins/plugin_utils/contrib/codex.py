@@ -57,15 +57,24 @@ class CodexProvider(AgentProvider):
 
     ca_env_names = ("CODEX_CA_CERTIFICATE",)
     credential_env_names = ("OPENAI_API_KEY",)
+    context_file_name = "AGENTS.md"
 
     def config_dir(self, guest_home: str) -> str:
         return f"{guest_home}/.codex"
+
+    def settings_file(self, guest_home: str) -> tuple[str, str]:
+        return f"{self.config_dir(guest_home)}/config.toml", MERGE_TOML
+
+    def managed_settings_file(self) -> tuple[str, str]:
+        # The managed layer over config.toml (codex calls it legacy; requirements.toml, its
+        # constraints file, has another schema).
+        return "/etc/codex/managed_config.toml", MERGE_TOML
 
     def add_parts(self, parts: ProviderParts) -> None:
         request = parts.request
         codex_home = self.config_dir(request.guest_home)
         # Codex keeps user settings in config.toml too: set our keys, keep the rest.
-        parts.add_file(f"{codex_home}/config.toml", _config_keys(request), merge=MERGE_TOML)
+        parts.add_file(self.settings_file(request.guest_home)[0], _config_keys(request), merge=MERGE_TOML)
         auth, routes, secret = _auth(request)
         parts.add_file(f"{codex_home}/auth.json", json_bytes(auth), secret=secret)
         if request.auth_token and not request.credentials_in_guest:

@@ -67,9 +67,17 @@ class GeminiProvider(AgentProvider):
     # Node: the egress proxy's CA is added to the bundled roots, not a replacement of them.
     ca_env_names = ("NODE_EXTRA_CA_CERTS",)
     credential_env_names = (API_KEY_ENV,)
+    context_file_name = "GEMINI.md"
 
     def config_dir(self, guest_home: str) -> str:
         return f"{guest_home}/.gemini"
+
+    def settings_file(self, guest_home: str) -> tuple[str, str]:
+        return f"{self.config_dir(guest_home)}/settings.json", MERGE_JSON
+
+    def managed_settings_file(self) -> tuple[str, str]:
+        # The system settings file: it overrides the user's and the workspace's settings.
+        return "/etc/gemini-cli/settings.json", MERGE_JSON
 
     def extension_dir(self, guest_home: str) -> str:
         return f"{self.config_dir(guest_home)}/extensions/{EXTENSION}"
@@ -83,7 +91,7 @@ class GeminiProvider(AgentProvider):
         gemini_home = self.config_dir(request.guest_home)
         _refuse_unsupported_credentials(request)
         # The user's own settings (theme, model, their MCP servers) stay: merge the keys we own.
-        parts.add_file(f"{gemini_home}/settings.json", json_bytes(SETTINGS_KEYS), merge=MERGE_JSON)
+        parts.add_file(self.settings_file(request.guest_home)[0], json_bytes(SETTINGS_KEYS), merge=MERGE_JSON)
         # An untrusted folder stops a headless run (exit 55), asks in an interactive one and
         # disables MCP servers: trust where the launcher starts. Merged: the user's stay trusted.
         parts.add_file(f"{gemini_home}/trustedFolders.json", json_bytes({request.workdir: TRUST_FOLDER}),
