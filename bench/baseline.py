@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # BENCH_COLLECTIONS: the collections path under test (bench/run.py --ref exports a snapshot).
 sys.path.insert(0, os.environ.get("BENCH_COLLECTIONS") or str(ROOT / ".cache" / "collections"))
 
+from ansible_collections.bot_bottle.agents.plugins.module_utils import configedit  # noqa: E402
 from ansible_collections.bot_bottle.agents.plugins.plugin_utils.provider import (  # noqa: E402
     get_provider,
     write_controller_files,
@@ -183,6 +184,13 @@ def provision(target: Target, state: dict[str, t.Any], stage: Path) -> None:
     attrs: list[tuple[str, str, str]] = []  # path, mode, owner: fixed in one call at the end
     for i, f in enumerate(state["files"]):
         content = base64.b64decode(f["content_b64"])
+        if f.get("merge") == "block" or f.get("record"):
+            # The user's settings (recorded) and the context block: nothing to write when empty.
+            if content.strip() in (b"", b"{}"):
+                continue
+            if f["merge"] == "block":
+                f = dict(f, merge="replace")
+                content = configedit.with_block("", content.decode("utf-8")).encode("utf-8")
         if f.get("merge", "replace") != "replace":
             fmt = f["merge"]
             target.run(["python3", "-c", GUEST_PY, "merge", fmt, f["path"], f["mode"], f["owner"], "[]"], content)

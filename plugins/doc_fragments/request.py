@@ -101,6 +101,18 @@ options:
       args: {description: Arguments of the stdio server's command., type: list, elements: str, default: []}
       env: {description: "Environment of the stdio server (values never logged, hidden in diffs).", type: dict, default: {}}
       state: {description: Whether the entry is there., type: str, default: present, choices: [present, absent]}
+  base_url:
+    description:
+      - The model API the agent talks to instead of its provider's own, such as an LLM gateway of your
+        organisation or a compatible endpoint. Empty is the provider's API.
+      - Claude C(ANTHROPIC_BASE_URL) (for example C(https://gateway.example.com)); Codex a model provider
+        C(bot-bottle) with this C(base_url) and the Responses API (give the path it serves, for example
+        C(https://gateway.example.com/v1)); Gemini C(GOOGLE_GEMINI_BASE_URL).
+      - The egress route of the credential follows it - the proxy puts the credential on requests to this
+        URL's host instead of the provider's API host. With O(egress) it must be C(https) (the proxy would
+        send the credential in clear text otherwise).
+    type: str
+    default: ""
   settings:
     description:
       - Settings merged into the agent's own user settings file in the bottle (Claude

@@ -71,11 +71,12 @@ def loads(fmt: str, text: str) -> dict[str, t.Any]:
 # -- the edits, on data -----------------------------------------------------------------
 
 
-def get_in(data: t.Any, path: t.Sequence[str]) -> t.Any:
+def get_in(data: t.Any, path: t.Sequence[str], missing: t.Any = None) -> t.Any:
+    """The value at ``path``, or ``missing``."""
     node = data
     for key in path:
         if not isinstance(node, dict) or key not in node:
-            return None
+            return missing
         node = node[key]
     return node
 
@@ -167,13 +168,8 @@ def leaves(data: t.Mapping[str, t.Any], _path: KeyPath = ()) -> dict[KeyPath, t.
 
 
 def leaf_value(data: t.Any, path: t.Sequence[str]) -> t.Any:
-    """The value at ``path``, or ``MISSING``."""
-    node = data
-    for key in path:
-        if not isinstance(node, dict) or key not in node:
-            return MISSING
-        node = node[key]
-    return node
+    """The value at ``path``, or ``MISSING`` (a null value is a value)."""
+    return get_in(data, path, MISSING)
 
 
 def digest(value: t.Any) -> str:

@@ -133,6 +133,11 @@ class AgentProvider(abc.ABC):
     credential_env_names: t.ClassVar[tuple[str, ...]] = ()
     # The user's context file in config_dir, read in every session (standing instructions).
     context_file_name: t.ClassVar[str]
+    # The provider's own model API host, where its credential goes unless base_url names another.
+    api_host: t.ClassVar[str]
+    # The env variable through which the CLI takes another model API's base URL ("": the provider
+    # overrides add_base_url).
+    base_url_env: t.ClassVar[str] = ""
 
     # -- what every provider defines ---------------------------------------------------
 
@@ -168,6 +173,15 @@ class AgentProvider(abc.ABC):
     def managed_settings_file(self) -> tuple[str, str] | None:
         """The CLI's system-wide settings file that wins over the user's, and its format (None: it has none)."""
         return None
+
+    def api_route_host(self, request: ProvisionRequest) -> str:
+        """The host the credential's egress route is for: the base URL's, else the provider's API host."""
+        return urllib.parse.urlparse(request.base_url).hostname or self.api_host if request.base_url else self.api_host
+
+    def add_base_url(self, parts: ProviderParts) -> None:
+        """Point the CLI at ``base_url`` (by default through ``base_url_env``)."""
+        if parts.request.base_url:
+            parts.env[self.base_url_env] = parts.request.base_url
 
     def context_path(self, guest_home: str) -> str:
         return f"{self.config_dir(guest_home)}/{self.context_file_name}"
@@ -211,6 +225,7 @@ class AgentProvider(abc.ABC):
         home, owner, name = request.guest_home, request.owner, self.runtime.provider
         parts = ProviderParts(request)
         self.add_parts(parts)
+        self.add_base_url(parts)
         self.add_settings(parts)
         self.add_managed_settings(parts)
         parts.add_file(self.context_path(home), request.context.encode("utf-8"), merge=MERGE_BLOCK)
@@ -333,7 +348,7 @@ def settings_bytes(option: str, fmt: str, settings: t.Mapping[str, t.Any]) -> by
         if value is None:
             raise ProvisionError(f"{option}.{'.'.join(key)}", "null has no TOML form; remove the key or give a value")
     if tomlkit is None:
-        raise ProvisionError(option, "TOML settings need the Python package tomlkit on the controller (pip install tomlkit)")
+        raise ProvisionError(option, "TOML configs need the Python package tomlkit on the controller (pip install tomlkit)")
     return tomlkit.dumps(settings).encode("utf-8")
 
 

@@ -241,6 +241,8 @@ class ProvisionRequest:
     prompt_file: str = ""
     mcp_servers: tuple[McpServer, ...] = ()
     egress: Egress | None = None
+    # The model API instead of the provider's own (a gateway); the credential's route follows its host.
+    base_url: str = ""
     # Merged into the agent's user settings / its root-owned managed settings.
     settings: t.Mapping[str, t.Any] = dataclasses.field(default_factory=dict)
     managed_settings: t.Mapping[str, t.Any] = dataclasses.field(default_factory=dict)
@@ -294,6 +296,7 @@ class ProvisionRequest:
             mcp_servers=_checked_mcp_servers(options.get("mcp_servers") or ()),
             egress=Egress.checked(options["egress"], options.get("egress_allow") or (), bottle, docker)
             if options.get("egress") else None,
+            base_url=_checked_base_url(options.get("base_url") or "", bool(options.get("egress"))),
             settings=_checked_settings("settings", options.get("settings") or {}),
             managed_settings=_checked_settings("managed_settings", options.get("managed_settings") or {}),
             context=_checked_context(options.get("context") or "", options.get("context_file") or ""),
@@ -387,6 +390,21 @@ def _checked_mcp_servers(servers: t.Iterable[t.Mapping[str, t.Any]]) -> tuple[Mc
             raise ProvisionError("mcp_servers", f"name {server.name!r} is listed twice; give each server its own name")
         checked[server.name] = server
     return tuple(checked.values())
+
+
+def _checked_base_url(url: str, egress: bool) -> str:
+    if not url:
+        return ""
+    parsed = urllib.parse.urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ProvisionError("base_url", f"{url!r} is not an http(s) URL; use e.g. https://llm-gateway.example.com")
+    if parsed.username or parsed.password:
+        raise ProvisionError("base_url", "must not hold credentials; give the credential as auth_token "
+                                         "(the egress proxy adds it)")
+    if egress and parsed.scheme != "https":
+        raise ProvisionError("base_url", f"{url!r} is plain http: the egress proxy would send the real credential "
+                                         "in clear text; use https")
+    return url.rstrip("/")
 
 
 def _checked_settings(option: str, settings: t.Mapping[str, t.Any], path: str = "") -> dict[str, t.Any]:

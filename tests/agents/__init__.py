@@ -73,13 +73,9 @@ class AgentDriver:
     def credential(self, headers: t.Mapping[str, str]) -> str:
         return headers.get(self.credential_header, "").removeprefix("Bearer ")
 
-    def api_env(self, api_url: str) -> dict[str, str]:
-        """Guest env that points the CLI at a fake model API at ``api_url`` (none: see seed_api_config)."""
-        return {}
-
-    def seed_api_config(self, api_url: str) -> str:
-        """User config (shell, run as root in the bottle) that points the CLI at ``api_url``, if env cannot."""
-        return ""
+    def base_url(self, api_url: str) -> str:
+        """The agent_base_url that points the CLI at a fake model API served at ``api_url``."""
+        return api_url
 
     def check_launch(self, launch: t.Mapping[str, list[str]], prompt_path: str) -> None:
         """How the launcher hands the agent its prompt."""

@@ -25,9 +25,6 @@ class Claude(AgentDriver):
     def owned_keys_hold(self, text):
         return json.loads(text).get("hasCompletedOnboarding") is True
 
-    def api_env(self, api_url: str) -> dict[str, str]:
-        return {"ANTHROPIC_BASE_URL": api_url}
-
     def check_launch(self, launch, prompt_path):
         assert launch["interactive"][-2:] == ["--append-system-prompt-file", prompt_path]
 

@@ -39,16 +39,8 @@ class Codex(AgentDriver):
     def owned_keys_hold(self, text):
         return self.parse(text)["projects"][GUEST_HOME]["trust_level"] == "trusted"
 
-    def seed_api_config(self, api_url):
-        # Codex takes its model API from config.toml only: a user's model provider pointing at the fake.
-        config = (
-            'model = "gpt-fake"\nmodel_provider = "bottle-fake"\n\n'
-            '[model_providers.bottle-fake]\nname = "bot-bottle fake model API"\n'
-            f'base_url = "{api_url}/v1"\nwire_api = "responses"\nrequires_openai_auth = true\n'
-        )
-        path = self.config_path
-        return (f"install -d -o node -g node -m 700 {GUEST_HOME}/.codex && cat > {path} <<'EOF'\n{config}EOF\n"
-                f"chown node:node {path} && chmod 600 {path}")
+    def base_url(self, api_url):
+        return f"{api_url}/v1"  # the Responses API path under the gateway
 
     def check_launch(self, launch, prompt_path):
         assert launch["interactive"][-1] == f"Read and follow the instructions in {prompt_path}."

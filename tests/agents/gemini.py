@@ -27,9 +27,6 @@ class Gemini(AgentDriver):
     def owned_keys_hold(self, text):
         return json.loads(text)["security"]["auth"]["selectedType"] == "gemini-api-key"
 
-    def api_env(self, api_url):
-        return {"GOOGLE_GEMINI_BASE_URL": api_url}
-
     def check_launch(self, launch, prompt_path):
         # The prompt is an extension's context file: nothing on the command line names it.
         assert launch["interactive"][:2] == ["gemini", "--yolo"], launch

@@ -40,6 +40,8 @@ from ansible_collections.bot_bottle.agents.plugins.plugin_utils.provider import 
 API_KEY = f"sk-ant-api03-real-{uuid.uuid4().hex}"
 TOKENS = {provider: f"{driver(provider).token_prefix}real-{uuid.uuid4().hex}" for provider in PROVIDERS}
 CASES = [(kind, provider) for kind in ("docker", "ssh") for provider in PROVIDERS]
+# An LLM gateway (agent_base_url) under a name of its own, served by the same fake.
+GATEWAY = "llm-gateway.bbt.test"
 # Every header a CLI may carry its credential in.
 CREDENTIAL_HEADERS = ("authorization", "x-api-key", "x-goog-api-key")
 
@@ -81,7 +83,8 @@ def proxy(tmp_path_factory, ssh_server) -> t.Iterator[Proxy]:
     gateway = docker_gateway()
     (tmp / "ca").mkdir()
     ca = FakeCA(tmp / "ca")
-    api = TlsModelApi(ca, names=[driver(p).api_host for p in PROVIDERS], host=gateway).start()
+    hosts = [driver(p).api_host for p in PROVIDERS] + [GATEWAY]
+    api = TlsModelApi(ca, names=hosts, host=gateway).start()
     mcp = {"docker": FakeMcpServer(gateway).start(), "ssh": FakeMcpServer(ssh_server.host_address).start()}
     name = f"bbt-egress-{uuid.uuid4().hex[:6]}"
     inventory = egress_play(
@@ -89,7 +92,7 @@ def proxy(tmp_path_factory, ssh_server) -> t.Iterator[Proxy]:
         egress_publish=f"{ssh_server.host_address}:{free_port(ssh_server.host_address)}",
         egress_credential_dirs=[str(tmp_path_factory.getbasetemp())],
         # Tests only: every API host goes to the fake on this machine, verified with the fake's CA.
-        egress_upstream_override={host: f"{gateway}:{api.port}" for host in (driver(p).api_host for p in PROVIDERS)},
+        egress_upstream_override={host: f"{gateway}:{api.port}" for host in hosts},
         egress_upstream_ca=str(ca.cert_path),
     )
     run = run_playbook(inventory, playbook=tmp / "egress.yml")
@@ -167,19 +170,22 @@ def test_the_api_gets_the_real_token_and_never_the_placeholder(agent, proxy):
     assert "initialize" in proxy.mcp[agent.kind].methods()
 
 
-def test_claude_with_an_api_key_sends_it_as_x_api_key(proxy, make_bottle, tmp_path):
+def test_claude_with_an_api_key_through_a_gateway_sends_it_there_as_x_api_key(proxy, make_bottle, tmp_path):
+    """agent_base_url: the credential's route follows the gateway's host; the API host gets nothing."""
     bottle = make_bottle("docker", "claude")
-    host_vars = role_vars(bottle, "claude", tmp_path, agent_auth_token=API_KEY,
+    host_vars = role_vars(bottle, "claude", tmp_path, agent_auth_token=API_KEY, agent_base_url=f"https://{GATEWAY}",
                           agent_egress=dict(proxy.fact, url=proxy.fact["docker_url"]))
     run = provision(bottle, host_vars, tmp_path)
     assert run.rc == 0, run.failed_msgs()
     result = json.loads((tmp_path / "result.json").read_text())
     assert result["hidden_env_names"] == ["ANTHROPIC_API_KEY"]
+    assert [r["host"] for r in result["egress_routes"]] == [GATEWAY]
     proxy.api.clear()
     out = bottle.exec(f"{result['launcher']} --headless hello </dev/null", user="node", check=False, timeout=120)
     assert out.returncode == 0 and REPLY in out.stdout, out.stdout[-2000:] + out.stderr[-2000:]
     assert [r.headers.get("x-api-key") for r in proxy.api.turns()] == [API_KEY] * len(proxy.api.turns())
     assert proxy.api.turns() and not any(r.headers.get("authorization") for r in proxy.api.turns())
+    assert {r.headers.get("host") for r in proxy.api.requests} == {GATEWAY}
 
 
 def test_no_byte_of_the_token_in_the_bottle(agent):

@@ -122,12 +122,6 @@ def probe_starts(agent: "Agent") -> list[dict[str, t.Any]]:
     return [json.loads(line) for line in agent.bottle.exec(f"cat {PROBE_LOG} 2>/dev/null || true").stdout.splitlines()]
 
 
-def seed_user_config(bottle: Bottle, provider: str, svc: Services) -> None:
-    seed = driver(provider).seed_api_config(svc.api_url())
-    if seed:
-        bottle.exec(seed)
-
-
 def settings_layers(provider: str) -> dict[str, t.Any]:
     """User settings choosing one model (and allowing the tool the policy denies), a managed policy
     choosing another (and denying that tool)."""
@@ -152,7 +146,8 @@ def provision(bottle: Bottle, provider: str, tmp: Path, svc: Services, **auth: t
         "agent_mcp_servers": [PROBE_SERVER],
         "agent_trusted_project_path": GUEST_HOME,
         "agent_result_file": str(tmp / "result.json"),
-        "agent_guest_env": driver(provider).api_env(svc.api_url()),
+        # The fake model API is the gateway: every model request must arrive there.
+        "agent_base_url": driver(provider).base_url(svc.api_url()),
         "agent_context": CONTEXT_TEXT,
         **settings_layers(provider),
         **auth,
@@ -176,7 +171,6 @@ def agent(request, services, tmp_path_factory) -> t.Iterator[Agent]:
         bottle.reset_home()
     try:
         install_stdio_probe(bottle)
-        seed_user_config(bottle, provider, svc)
         tmp = tmp_path_factory.mktemp(f"{kind}-{provider}")
         plan = provision(bottle, provider, tmp, svc, **DEFAULT_AUTH)
         result = json.loads((tmp / "result.json").read_text())

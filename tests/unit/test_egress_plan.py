@@ -140,3 +140,13 @@ def test_a_credential_the_proxy_cannot_read_fails_naming_where_it_reads(tmp_path
         build("codex", tmp_path, egress_dir, auth_token="sk-x", egress=egress)
     egress["credential_dirs"] = [str(tmp_path)]
     assert build("codex", tmp_path, egress_dir, auth_token="sk-x", egress=egress).egress_routes
+
+
+def test_a_plain_http_base_url_behind_the_proxy_is_refused(tmp_path, egress_dir):
+    # The proxy would put the real credential on a clear-text request.
+    with pytest.raises(ProvisionError, match="base_url: 'http://gw:4000' is plain http"):
+        build("claude", tmp_path, egress_dir, auth_token="sk-real", base_url="http://gw:4000")
+    plan = build("claude", tmp_path, egress_dir, auth_token="sk-real", base_url="https://gw")
+    assert [r.host for r in plan.egress_routes] == ["gw"]
+    # The gateway is reached through the proxy (which adds the credential), not around it.
+    assert "gw" not in plan.guest_env["NO_PROXY"].split(",")

@@ -273,3 +273,51 @@ def test_context_file_must_be_utf8_text(tmp_path):
     text.write_text("Always be kind.\n")
     plan = plan_for("claude", tmp_path, context_file=str(text))
     assert content(plan, "/.claude/CLAUDE.md") == "Always be kind.\n"
+
+
+# -- another model API (a gateway): base_url --------------------------------------------------------
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_the_credential_route_follows_the_base_url_host(provider, tmp_path):
+    plugin = get_provider(provider)
+    token = f"{'sk-ant-api03-' if provider == 'claude' else ''}real-key"
+    default = plan_for(provider, tmp_path, auth_token=token)
+    assert [r.host for r in default.egress_routes] == [plugin.api_host]
+    gateway = plan_for(provider, tmp_path, auth_token=token, base_url="https://llm-gateway.example.com:8443/v1/")
+    assert [r.host for r in gateway.egress_routes] == ["llm-gateway.example.com"]
+    if plugin.base_url_env:
+        assert gateway.guest_env[plugin.base_url_env] == "https://llm-gateway.example.com:8443/v1"
+        assert plugin.base_url_env not in default.guest_env
+
+
+def test_codex_reaches_a_base_url_through_a_model_provider_of_its_config(tmp_path):
+    plan = plan_for("codex", tmp_path, auth_token="key", base_url="https://gw.example.com/v1")
+    owned = [tomllib.loads(f.content.decode()) for f in plan.files if f.guest_path.endswith("/config.toml")
+             and not f.record]
+    provider = next(o for o in owned if "model_provider" in o)
+    assert provider == {"model_provider": "bot-bottle", "model_providers": {"bot-bottle": {
+        "name": "bot_bottle.agents base_url", "base_url": "https://gw.example.com/v1", "wire_api": "responses",
+        "requires_openai_auth": True}}}
+    # The user's settings may not pick another provider behind the collection's back.
+    with pytest.raises(ProvisionError, match="model_provider in /home/node/.codex/config.toml is set by the collection"):
+        plan_for("codex", tmp_path, auth_token="key", base_url="https://gw.example.com/v1",
+                 settings={"model_provider": "openai"})
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"base_url": "ftp://gw"}, "'ftp://gw' is not an http(s) URL"),
+    ({"base_url": "https://user:pw@gw.example.com"}, "must not hold credentials"),
+])
+def test_bad_base_url_names_the_option(options, message, tmp_path):
+    with pytest.raises(ProvisionError) as caught:
+        plan_for("claude", tmp_path, **options)
+    assert caught.value.option == "base_url" and message in caught.value.detail
+
+
+def test_codex_base_url_with_a_forwarded_chatgpt_login_is_refused(tmp_path):
+    auth = tmp_path / "home" / ".codex" / "auth.json"
+    auth.parent.mkdir(parents=True)
+    auth.write_text(json.dumps({"auth_mode": "chatgpt", "tokens": {"access_token": TOKEN}}))
+    with pytest.raises(ProvisionError, match="base_url: a forwarded ChatGPT login talks to chatgpt.com"):
+        plan_for("codex", tmp_path, forward_host_credentials=True, base_url="https://gw.example.com/v1")

@@ -63,6 +63,8 @@ class ClaudeProvider(AgentProvider):
     ca_env_names = ("NODE_EXTRA_CA_CERTS",)
     credential_env_names = ("ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN")
     context_file_name = "CLAUDE.md"
+    api_host = API_HOST
+    base_url_env = "ANTHROPIC_BASE_URL"
 
     def config_dir(self, guest_home: str) -> str:
         return f"{guest_home}/.claude"
@@ -91,12 +93,14 @@ class ClaudeProvider(AgentProvider):
         else:
             return
 
+        host = self.api_route_host(request)
+
         def route() -> EgressRoute:
             if login_path:  # the proxy reads the controller user's own login file, fresh each time
-                return EgressRoute(API_HOST, OAUTH.header, "json_file", login_path, OAUTH.value_prefix,
+                return EgressRoute(host, OAUTH.header, "json_file", login_path, OAUTH.value_prefix,
                                    ACCESS_TOKEN_POINTER)
             path = parts.add_controller_secret(f"claude-{'api-key' if credential is API_KEY else 'oauth-token'}", secret)
-            return EgressRoute(API_HOST, credential.header, "file", path, credential.value_prefix)
+            return EgressRoute(host, credential.header, "file", path, credential.value_prefix)
 
         parts.add_env_credential(credential.env, secret, f"{home}/.claude/bot-bottle-credentials.env", route)
 

@@ -10,11 +10,6 @@ import json
 import os
 import typing as t
 
-try:
-    import tomlkit
-except ImportError:  # reported when a Codex plan is built, naming what to install
-    tomlkit = None
-
 from ansible_collections.bot_bottle.agents.plugins.plugin_utils.plan import (
     MERGE_TOML,
     PROMPT_READ_FILE,
@@ -30,12 +25,15 @@ from ansible_collections.bot_bottle.agents.plugins.plugin_utils.provider import 
     json_bytes,
     json_pointer,
     read_json_file,
+    settings_bytes,
     stdio_mcp_entry,
 )
 from ansible_collections.bot_bottle.agents.plugins.plugin_utils.request import McpServer, ProvisionError, ProvisionRequest
 
 API_HOST = "api.openai.com"
 CHATGPT_HOST = "chatgpt.com"
+# The model provider of config.toml that base_url defines.
+MODEL_PROVIDER = "bot-bottle"
 ACCESS_TOKEN_POINTER = "/tokens/access_token"
 # Identity claims codex reads from the id_token; none of them grants access.
 _ID_CLAIMS = ("email", "https://api.openai.com/auth", "exp", "iat")
@@ -58,6 +56,7 @@ class CodexProvider(AgentProvider):
     ca_env_names = ("CODEX_CA_CERTIFICATE",)
     credential_env_names = ("OPENAI_API_KEY",)
     context_file_name = "AGENTS.md"
+    api_host = API_HOST
 
     def config_dir(self, guest_home: str) -> str:
         return f"{guest_home}/.codex"
@@ -79,9 +78,23 @@ class CodexProvider(AgentProvider):
         parts.add_file(f"{codex_home}/auth.json", json_bytes(auth), secret=secret)
         if request.auth_token and not request.credentials_in_guest:
             key_path = parts.add_controller_secret("codex-api-key", request.auth_token)
-            routes = [EgressRoute(API_HOST, "Authorization", "file", key_path, "Bearer ")]
+            routes = [EgressRoute(self.api_route_host(request), "Authorization", "file", key_path, "Bearer ")]
         parts.egress_routes.extend(routes)
         parts.env["CODEX_HOME"] = codex_home
+
+    def add_base_url(self, parts: ProviderParts) -> None:
+        """Codex takes another model API only as a model provider of its config (OPENAI_BASE_URL does not
+        move its built-in one): ours, speaking the Responses API, with the key from auth.json."""
+        request = parts.request
+        if not request.base_url:
+            return
+        if request.forward_host_credentials:
+            raise ProvisionError("base_url", "a forwarded ChatGPT login talks to chatgpt.com, not to a gateway; "
+                                             "give the gateway's key as auth_token instead")
+        keys = {"model_provider": MODEL_PROVIDER, "model_providers": {MODEL_PROVIDER: {
+            "name": "bot_bottle.agents base_url", "base_url": request.base_url, "wire_api": "responses",
+            "requires_openai_auth": True}}}
+        parts.add_file(self.settings_file(request.guest_home)[0], _toml(keys), merge=MERGE_TOML)
 
     def mcp_entry(self, server: McpServer, guest_home: str, owner: str) -> ConfigEntry:
         path = f"{self.config_dir(guest_home)}/config.toml"
@@ -106,9 +119,11 @@ def _config_keys(request: ProvisionRequest) -> bytes:
     if request.egress is not None:
         # Codex strips proxy and CA variables from the commands it runs unless told to keep them.
         keys["shell_environment_policy"] = {"inherit": "all"}
-    if tomlkit is None:
-        raise ProvisionError("provider", "codex needs the Python package tomlkit on the controller (pip install tomlkit)")
-    return tomlkit.dumps(keys).encode("utf-8")
+    return _toml(keys)
+
+
+def _toml(keys: t.Mapping[str, t.Any]) -> bytes:
+    return settings_bytes("provider", MERGE_TOML, keys)
 
 
 def _auth(request: ProvisionRequest) -> tuple[dict[str, t.Any], list[EgressRoute], bool]:

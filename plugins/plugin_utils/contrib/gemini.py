@@ -68,6 +68,8 @@ class GeminiProvider(AgentProvider):
     ca_env_names = ("NODE_EXTRA_CA_CERTS",)
     credential_env_names = (API_KEY_ENV,)
     context_file_name = "GEMINI.md"
+    api_host = API_HOST
+    base_url_env = "GOOGLE_GEMINI_BASE_URL"
 
     def config_dir(self, guest_home: str) -> str:
         return f"{guest_home}/.gemini"
@@ -104,7 +106,7 @@ class GeminiProvider(AgentProvider):
         parts.add_file(f"{extension}/gemini-extension.json", json_bytes(EXTENSION_MANIFEST))
         if request.auth_token:
             parts.add_env_credential(API_KEY_ENV, request.auth_token, f"{gemini_home}/bot-bottle-credentials.env",
-                                     lambda: _api_key_route(parts, request.auth_token))
+                                     lambda: _api_key_route(parts, self.api_route_host(request), request.auth_token))
 
     def mcp_entry(self, server: McpServer, guest_home: str, owner: str) -> ConfigEntry:
         # The CLI expands ${VAR} in every settings.json string when it loads the file; a stdio
@@ -114,8 +116,8 @@ class GeminiProvider(AgentProvider):
                            entry, owner)
 
 
-def _api_key_route(parts: ProviderParts, key: str) -> EgressRoute:
-    return EgressRoute(API_HOST, API_KEY_HEADER, "file", parts.add_controller_secret("gemini-api-key", key),
+def _api_key_route(parts: ProviderParts, host: str, key: str) -> EgressRoute:
+    return EgressRoute(host, API_KEY_HEADER, "file", parts.add_controller_secret("gemini-api-key", key),
                        value_prefix="")
 
 
