@@ -147,6 +147,20 @@ options:
     description: Controller file (UTF-8 text) with the standing instructions of O(context).
     type: path
     default: ""
+  plugins:
+    description:
+      - Plugins from marketplaces given as controller directories (a C(.claude-plugin/marketplace.json) and the
+        plugin directories it lists as C(./...) sources), installed with no network and effective from the
+        agent's first start. Claude - the marketplace is copied into the bottle and its plugins enabled in
+        C(~/.claude/settings.json). Codex - each plugin is copied into its plugin cache and enabled in C(config.toml).
+        Gemini has extensions instead and refuses this option.
+      - The enabling keys are recorded like O(settings) - a plugin dropped from the list is disabled on the next run.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      marketplace: {description: The marketplace directory on the controller., type: path, required: true}
+      enable: {description: "Names of its plugins to enable (default: every plugin it lists).", type: list, elements: str, default: []}
   egress:
     description:
       - The egress proxy the bottle goes out through - the M(bot_bottle.agents.egress) role's C(egress_proxy) fact

@@ -13,6 +13,7 @@ reach the agent, which checks prove the CLI runs). Nothing outside ``contrib`` n
 from __future__ import annotations
 
 import abc
+import copy
 import dataclasses
 import hashlib
 import importlib
@@ -80,6 +81,8 @@ class ProviderParts:
     egress_routes: list[EgressRoute] = dataclasses.field(default_factory=list)
     env_files: list[str] = dataclasses.field(default_factory=list)
     controller_files: dict[str, bytes] = dataclasses.field(default_factory=dict)
+    # Directories mirrored exactly (plugins), besides the skills.
+    trees: list[AgentProvisionTree] = dataclasses.field(default_factory=list)
 
     def add_file(self, guest_path: str, content: bytes, merge: str = MERGE_REPLACE, secret: bool = False,
                  record: str = "") -> None:
@@ -90,6 +93,10 @@ class ProviderParts:
     def add_dir(self, guest_path: str) -> None:
         """A directory for the bottle user (0700), made after the base directories."""
         self.dirs.append(AgentProvisionDir(guest_path, "700", self.request.owner))
+
+    def add_tree(self, guest_path: str, files: t.Mapping[str, tuple[bytes, str]]) -> None:
+        """A directory of the bottle user holding exactly ``files`` (its parent must be in the plan or exist)."""
+        self.trees.append(AgentProvisionTree(guest_path, self.request.owner, dict(files)))
 
     def add_env_credential(self, env_name: str, secret: str, guest_env_file: str,
                            route: t.Callable[[], EgressRoute]) -> None:
@@ -183,6 +190,21 @@ class AgentProvider(abc.ABC):
         if parts.request.base_url:
             parts.env[self.base_url_env] = parts.request.base_url
 
+    def add_plugins(self, parts: ProviderParts) -> dict[str, t.Any]:
+        """Place the plugins of ``request.plugins`` (trees) and return the settings keys enabling them.
+
+        The keys are merged with the user's ``settings`` and recorded with them, so a plugin dropped
+        from the list is disabled on the next run. A CLI without plugins refuses them.
+        """
+        if parts.request.plugins:
+            raise ProvisionError("plugins", f"the {self.runtime.provider} CLI takes no plugins from a marketplace; "
+                                            "give it skills and MCP servers instead")
+        return {}
+
+    def marketplaces_dir(self, guest_home: str) -> str:
+        """Where marketplace directories are copied in the bottle."""
+        return f"{self.own_dir(guest_home)}/marketplaces"
+
     def context_path(self, guest_home: str) -> str:
         return f"{self.config_dir(guest_home)}/{self.context_file_name}"
 
@@ -271,8 +293,9 @@ class AgentProvider(abc.ABC):
                    AgentProvisionFile(self.prompt_path(home), prompt, owner),
                    AgentProvisionFile(f"{own_dir}/launch", launcher.encode("utf-8"), owner, mode="700")),
             checks=checks,
-            trees=tuple(AgentProvisionTree(f"{self.skills_dir(home)}/{skill}", owner,
-                                           skill_files(request.skills_root, skill)) for skill in request.skills),
+            trees=(*(AgentProvisionTree(f"{self.skills_dir(home)}/{skill}", owner,
+                                        skill_files(request.skills_root, skill)) for skill in request.skills),
+                   *parts.trees),
             config_entries=tuple(self.mcp_entry(s, home, owner) if s.state == "present"
                                  else dataclasses.replace(self.mcp_entry(s, home, owner), entry=None)
                                  for s in request.mcp_servers),
@@ -286,11 +309,16 @@ class AgentProvider(abc.ABC):
     # -- the user's settings and the managed policy ------------------------------------------
 
     def add_settings(self, parts: ProviderParts) -> None:
-        """``settings`` merged into the user settings file, after the keys the collection owns there."""
+        """``settings`` and the keys enabling ``plugins``, merged into the user settings file after the
+        keys the collection owns there, and recorded."""
         request = parts.request
         path, fmt = self.settings_file(request.guest_home)
-        refuse_owned_keys("settings", request.settings, path, self.owned_keys(parts, path))
-        parts.add_file(path, settings_bytes("settings", fmt, request.settings), merge=fmt,
+        plugin_keys = self.add_plugins(parts)
+        owned = self.owned_keys(parts, path)
+        refuse_owned_keys("settings", request.settings, path, owned)
+        refuse_owned_keys("settings", request.settings, path, list(configedit.leaves(plugin_keys)), by="plugins")
+        settings = configedit.set_owned(copy.deepcopy(dict(request.settings)), plugin_keys)
+        parts.add_file(path, settings_bytes("settings", fmt, settings), merge=fmt,
                        record=f"{self.own_dir(request.guest_home)}/owned-settings.json")
 
     def owned_keys(self, parts: ProviderParts, path: str) -> list[tuple[str, ...]]:
@@ -329,15 +357,15 @@ class AgentProvider(abc.ABC):
 
 
 def refuse_owned_keys(option: str, settings: t.Mapping[str, t.Any], path: str,
-                      owned: t.Sequence[tuple[str, ...]]) -> None:
+                      owned: t.Sequence[tuple[str, ...]], by: str = "") -> None:
     """A settings key on (or above, or below) a key the collection sets is refused, naming both."""
+    why = f"the {by} option" if by else "the collection (see SECURITY.md; MCP servers go in the mcp_servers option)"
     for key in configedit.leaves(settings):
         for mine in owned:
             depth = min(len(key), len(mine))
             if key[:depth] == mine[:depth]:
                 raise ProvisionError(f"{option}.{'.'.join(key)}",
-                                     f"{'.'.join(mine)} in {path} is set by the collection (see SECURITY.md; MCP "
-                                     f"servers go in the mcp_servers option); remove this key from {option}")
+                                     f"{'.'.join(mine)} in {path} is set by {why}; remove this key from {option}")
 
 
 def settings_bytes(option: str, fmt: str, settings: t.Mapping[str, t.Any]) -> bytes:

@@ -139,6 +139,63 @@ def _check_transport(server: McpServer, label: t.Callable[[str], str]) -> None:
 
 
 @dataclasses.dataclass(frozen=True)
+class Marketplace:
+    """A plugin marketplace directory on the controller (``.claude-plugin/marketplace.json``) and
+    the plugins of it to enable; only plugins inside the directory (installed offline)."""
+
+    name: str
+    root: str
+    # plugin name -> its directory, relative to root
+    plugins: t.Mapping[str, str]
+    enabled: tuple[str, ...]
+
+    MANIFEST: t.ClassVar[str] = ".claude-plugin/marketplace.json"
+
+    def files(self) -> dict[str, tuple[bytes, str]]:
+        return tree_files("plugins", self.root, f"marketplace {self.name!r}")
+
+    @classmethod
+    def checked(cls, data: t.Mapping[str, t.Any], index: int) -> "Marketplace":
+        option = f"plugins[{index}]"
+        root = os.path.realpath(os.path.expanduser(str(data.get("marketplace") or "")))
+        manifest = os.path.join(root, cls.MANIFEST)
+        if not os.path.isfile(manifest):
+            raise ProvisionError(f"{option}.marketplace", f"{data.get('marketplace')!r} is not a plugin marketplace "
+                                                          f"directory on the controller (no {cls.MANIFEST} in it)")
+        try:
+            listing = json.loads(read_controller_file(f"{option}.marketplace", manifest))
+            name = listing["name"]
+            entries = listing["plugins"]
+        except (ValueError, KeyError, TypeError):
+            raise ProvisionError(f"{option}.marketplace", f"{manifest} is not a marketplace manifest (JSON with "
+                                                          "name and plugins)") from None
+        if not isinstance(name, str) or not _PLAIN_NAME.match(name):
+            raise ProvisionError(f"{option}.marketplace", f"{manifest}: name {name!r} is not a plain name")
+        plugins = {str(entry.get("name")): _plugin_dir(option, root, entry) for entry in entries
+                   if isinstance(entry, dict)}
+        enabled = tuple(data.get("enable") or plugins)
+        for plugin in enabled:
+            if plugin not in plugins:
+                raise ProvisionError(f"{option}.enable", f"{plugin!r} is not in marketplace {name!r} "
+                                                         f"(it lists {', '.join(sorted(plugins)) or 'no plugin'})")
+        return cls(name, root, plugins, enabled)
+
+
+def _plugin_dir(option: str, root: str, entry: t.Mapping[str, t.Any]) -> str:
+    """A listed plugin's directory inside the marketplace (a remote source cannot be installed offline)."""
+    source = entry.get("source")
+    name = entry.get("name")
+    if not isinstance(name, str) or not _PLAIN_NAME.match(name):
+        raise ProvisionError(f"{option}.marketplace", f"plugin name {name!r} is not a plain name")
+    relative = os.path.normpath(source) if isinstance(source, str) else ""
+    if not relative or os.path.isabs(relative) or relative.startswith("..") or \
+            not os.path.isdir(os.path.join(root, relative)):
+        raise ProvisionError(f"{option}.marketplace", f"plugin {name!r} has source {source!r}: only a directory "
+                                                      "inside the marketplace ('./plugins/x') installs offline")
+    return relative
+
+
+@dataclasses.dataclass(frozen=True)
 class Egress:
     """The bottle's way out: the proxy as the bottle reaches it, and its directory on the controller."""
 
@@ -248,6 +305,7 @@ class ProvisionRequest:
     managed_settings: t.Mapping[str, t.Any] = dataclasses.field(default_factory=dict)
     # The standing instructions (context or the text of context_file); empty removes them.
     context: str = ""
+    plugins: tuple[Marketplace, ...] = ()
 
     @property
     def user(self) -> str:
@@ -300,6 +358,7 @@ class ProvisionRequest:
             settings=_checked_settings("settings", options.get("settings") or {}),
             managed_settings=_checked_settings("managed_settings", options.get("managed_settings") or {}),
             context=_checked_context(options.get("context") or "", options.get("context_file") or ""),
+            plugins=_checked_marketplaces(options.get("plugins") or ()),
         )
         if request.credentials_in_guest and not (request.auth_token or request.forward_host_credentials):
             raise ProvisionError(
@@ -390,6 +449,16 @@ def _checked_mcp_servers(servers: t.Iterable[t.Mapping[str, t.Any]]) -> tuple[Mc
             raise ProvisionError("mcp_servers", f"name {server.name!r} is listed twice; give each server its own name")
         checked[server.name] = server
     return tuple(checked.values())
+
+
+def _checked_marketplaces(entries: t.Sequence[t.Mapping[str, t.Any]]) -> tuple[Marketplace, ...]:
+    marketplaces: dict[str, Marketplace] = {}
+    for index, data in enumerate(entries):
+        marketplace = Marketplace.checked(data, index)
+        if marketplace.name in marketplaces:
+            raise ProvisionError(f"plugins[{index}].marketplace", f"marketplace {marketplace.name!r} is listed twice")
+        marketplaces[marketplace.name] = marketplace
+    return tuple(marketplaces.values())
 
 
 def _checked_base_url(url: str, egress: bool) -> str:
@@ -498,13 +567,19 @@ def skill_files(skills_root: str, name: str) -> dict[str, tuple[bytes, str]]:
         raise ProvisionError("skills", f"skill {name!r} not found: {skill_dir} is not a directory under skills_root")
     if not os.path.isfile(os.path.join(skill_dir, "SKILL.md")):
         raise ProvisionError("skills", f"skill {name!r} has no SKILL.md in {skill_dir}")
+    return tree_files("skills", skill_dir, f"skill {name!r}")
+
+
+def tree_files(option: str, directory: str, what: str) -> dict[str, tuple[bytes, str]]:
+    """Every file under the controller ``directory`` (relative path -> content, mode); none may link out."""
+    directory = os.path.realpath(directory)
     files: dict[str, tuple[bytes, str]] = {}
-    for dirpath, _dirs, filenames in os.walk(skill_dir, followlinks=False):
+    for dirpath, _dirs, filenames in os.walk(directory, followlinks=False):
         for filename in filenames:
             full = os.path.join(dirpath, filename)
             real = os.path.realpath(full)
-            if not real.startswith(skill_dir + os.sep):
-                raise ProvisionError("skills", f"{full} in skill {name!r} links outside the skill directory")
+            if not real.startswith(directory + os.sep):
+                raise ProvisionError(option, f"{full} in {what} links outside its directory")
             mode = "700" if os.access(real, os.X_OK) else "600"
-            files[os.path.relpath(full, skill_dir)] = (read_controller_file("skills", real), mode)
+            files[os.path.relpath(full, directory)] = (read_controller_file(option, real), mode)
     return files

@@ -95,6 +95,8 @@ class AgentDriver:
         got = agent.run(self.mcp_get_command(GUEST_HOME), timeout=60)
         assert got.returncode == 0 and url in got.stdout, got.stdout + got.stderr
 
+    # Whether the CLI takes plugins from a marketplace directory (agent_plugins).
+    takes_plugins = False
     # A built-in tool a managed policy can take away: (the policy, user settings that allow the tool,
     # the tool's name in a request), or None when the CLI's managed settings cannot.
     denied_tool: t.ClassVar[tuple[dict[str, t.Any], dict[str, t.Any], str] | None] = None

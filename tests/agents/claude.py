@@ -54,6 +54,7 @@ class Claude(AgentDriver):
 
     # Verified: a managed deny removes the tool from those offered, also with user settings that
     # allow it and under --dangerously-skip-permissions.
+    takes_plugins = True
     denied_tool = ({"permissions": {"deny": ["Bash"]}}, {"permissions": {"allow": ["Bash"]}}, "Bash")
 
     def tool_names(self, body, text):

@@ -39,6 +39,8 @@ class Codex(AgentDriver):
     def owned_keys_hold(self, text):
         return self.parse(text)["projects"][GUEST_HOME]["trust_level"] == "trusted"
 
+    takes_plugins = True
+
     def base_url(self, api_url):
         return f"{api_url}/v1"  # the Responses API path under the gateway
 

@@ -47,6 +47,9 @@ CASES = [(kind, provider) for kind in ("docker", "ssh") for provider in PROVIDER
 # root-owned managed one (agent_managed_settings), which must win where both set a key.
 CONTEXT_TEXT = f"Standing instruction {uuid.uuid4().hex[:8]}: keep every answer short."
 USER_MODEL, MANAGED_MODEL = "bbt-user-model", "bbt-managed-model"
+# A plugin from the example marketplace (agent_plugins): its skill must be offered from the first start.
+MARKETPLACE = EXAMPLES / "marketplace"
+PLUGIN_SKILL = ("house-style:commit-message", "Write a commit message in this team's style before every commit.")
 # The dialogs an interactive start must not stop at.
 DIALOGS = re.compile(
     r"trust (the files|the contents|this folder)|Quick safety check|Folder access|Open restricted|"
@@ -150,6 +153,7 @@ def provision(bottle: Bottle, provider: str, tmp: Path, svc: Services, **auth: t
         "agent_base_url": driver(provider).base_url(svc.api_url()),
         "agent_context": CONTEXT_TEXT,
         **settings_layers(provider),
+        **({"agent_plugins": [{"marketplace": str(MARKETPLACE)}]} if driver(provider).takes_plugins else {}),
         **auth,
     }
     run = run_playbook(write_inventory(tmp / "inventory.yml", {bottle.name: host}), timeout=180)
@@ -299,6 +303,8 @@ def test_headless_run_sends_prompt_skills_and_mcp_tools_with_placeholder_only(ag
     # Claude appends the prompt to its system prompt; codex reads the file (the fake asks it to).
     assert PROMPT_TEXT in text
     assert agent.driver.lists_skill(text, SKILL_NAME, SKILL_DESCRIPTION)
+    if agent.driver.takes_plugins:  # installed offline from the marketplace directory, no CLI command run
+        assert agent.driver.lists_skill(text, *PLUGIN_SKILL)
     first = turns[0].json()
     offered = agent.driver.tool_names(first, request_text(first))
     assert agent.driver.mcp_tool("supervise", TOOL["name"]) in offered

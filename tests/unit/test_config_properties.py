@@ -331,6 +331,13 @@ def parse(fmt: str, config: Path) -> dict:
     return tomllib.loads(text) if fmt == "toml" else json.loads(text)
 
 
+def assert_refused(outcome: dict, config: Path, before: bytes) -> None:
+    """A setting the file cannot take as it is (a key under a value of the user's that is no table; in
+    TOML, a table of the user's that would have to become a value): refused, nothing written."""
+    assert "not a table" in outcome["msg"] or "cannot be edited without changing" in outcome["msg"], outcome["msg"]
+    assert config.read_bytes() == before
+
+
 def check_settings_lifecycle(fmt: str, text: str, first: dict, second: dict) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / f"settings.{fmt}"
@@ -338,16 +345,17 @@ def check_settings_lifecycle(fmt: str, text: str, first: dict, second: dict) -> 
         user = parse(fmt, config)
         predicted = merge_settings(config, fmt, first, check_mode=True)
         outcome = merge_settings(config, fmt, first)
-        if outcome.get("failed"):  # a setting under a key the user holds as a scalar: refused, nothing written
-            assert "not a table" in outcome["msg"] and config.read_bytes() == text.encode("utf-8")
+        if outcome.get("failed"):
+            assert_refused(outcome, config, text.encode("utf-8"))
             return
         assert predicted["changes"] == outcome["changes"], "check mode predicts"
         after_first = parse(fmt, config)
         for path, v in ce.leaves(first).items():
             assert ce.get_in(after_first, path) == v, f"setting {path} not merged"
+        written = config.read_bytes()
         outcome = merge_settings(config, fmt, second)
         if outcome.get("failed"):
-            assert "not a table" in outcome["msg"]
+            assert_refused(outcome, config, written)
             return
         after = parse(fmt, config)
         assert merge_settings(config, fmt, second)["changes"] == [], "converged"

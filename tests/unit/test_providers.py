@@ -321,3 +321,54 @@ def test_codex_base_url_with_a_forwarded_chatgpt_login_is_refused(tmp_path):
     auth.write_text(json.dumps({"auth_mode": "chatgpt", "tokens": {"access_token": TOKEN}}))
     with pytest.raises(ProvisionError, match="base_url: a forwarded ChatGPT login talks to chatgpt.com"):
         plan_for("codex", tmp_path, forward_host_credentials=True, base_url="https://gw.example.com/v1")
+
+
+# -- plugins from a marketplace directory ---------------------------------------------------------
+
+MARKETPLACE = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "marketplace")
+
+
+def test_claude_knows_the_copied_marketplace_and_enables_its_plugins(tmp_path):
+    plan = plan_for("claude", tmp_path, plugins=[{"marketplace": MARKETPLACE}], settings={"model": "m"})
+    (tree,) = plan.trees
+    assert tree.guest_path == "/home/node/.bot-bottle/claude/marketplaces/team-tools"
+    assert "plugins/house-style/skills/commit-message/SKILL.md" in tree.files
+    (settings,) = [f for f in plan.files if f.record.endswith("/owned-settings.json")]
+    assert json.loads(settings.content) == {"model": "m", "enabledPlugins": {"house-style@team-tools": True},
+                                            "extraKnownMarketplaces": {"team-tools": {"source": {
+                                                "source": "directory", "path": tree.guest_path}}}}
+
+
+def test_codex_gets_each_plugin_in_its_cache_and_enabled_in_config(tmp_path):
+    plan = plan_for("codex", tmp_path, plugins=[{"marketplace": MARKETPLACE, "enable": ["house-style"]}])
+    cache = next(t for t in plan.trees if "/plugins/cache/" in t.guest_path)
+    assert cache.guest_path == "/home/node/.codex/plugins/cache/team-tools/house-style/local"
+    assert sorted(cache.files) == [".claude-plugin/plugin.json", "skills/commit-message/SKILL.md"]
+    (settings,) = [f for f in plan.files if f.record.endswith("/owned-settings.json")]
+    assert tomllib.loads(settings.content.decode())["plugins"] == {"house-style@team-tools": {"enabled": True}}
+
+
+@pytest.mark.parametrize("provider, options, option, message", [
+    ("gemini", {"plugins": [{"marketplace": MARKETPLACE}]}, "plugins", "the gemini CLI takes no plugins"),
+    ("claude", {"plugins": [{"marketplace": "/nonexistent"}]}, "plugins[0].marketplace", "is not a plugin marketplace"),
+    ("claude", {"plugins": [{"marketplace": MARKETPLACE, "enable": ["nope"]}]}, "plugins[0].enable",
+     "'nope' is not in marketplace 'team-tools' (it lists house-style)"),
+    ("claude", {"plugins": [{"marketplace": MARKETPLACE}, {"marketplace": MARKETPLACE}]}, "plugins[1].marketplace",
+     "listed twice"),
+    ("claude", {"plugins": [{"marketplace": MARKETPLACE}],
+                "settings": {"enabledPlugins": {"house-style@team-tools": False}}},
+     "settings.enabledPlugins.house-style@team-tools", "is set by the plugins option"),
+])
+def test_bad_plugins_name_the_option(provider, options, option, message, tmp_path):
+    with pytest.raises(ProvisionError) as caught:
+        plan_for(provider, tmp_path, **options)
+    assert caught.value.option == option and message in caught.value.detail
+
+
+def test_a_plugin_outside_the_marketplace_is_refused(tmp_path):
+    market = tmp_path / "m"
+    (market / ".claude-plugin").mkdir(parents=True)
+    (market / ".claude-plugin" / "marketplace.json").write_text(json.dumps(
+        {"name": "m", "plugins": [{"name": "p", "source": {"source": "github", "repo": "o/r"}}]}))
+    with pytest.raises(ProvisionError, match="only a directory inside the marketplace"):
+        plan_for("claude", tmp_path, plugins=[{"marketplace": str(market)}])

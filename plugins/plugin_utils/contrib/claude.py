@@ -104,6 +104,22 @@ class ClaudeProvider(AgentProvider):
 
         parts.add_env_credential(credential.env, secret, f"{home}/.claude/bot-bottle-credentials.env", route)
 
+    def add_plugins(self, parts: ProviderParts) -> dict[str, t.Any]:
+        # Verified with 2.1.332: a known marketplace of "directory" source plus enabledPlugins is
+        # effective from the first start; the plugins are read in place (no cache copy).
+        request = parts.request
+        if not request.plugins:
+            return {}
+        root = self.marketplaces_dir(request.guest_home)
+        parts.add_dir(root)
+        known: dict[str, t.Any] = {}
+        enabled: dict[str, bool] = {}
+        for marketplace in request.plugins:
+            parts.add_tree(f"{root}/{marketplace.name}", marketplace.files())
+            known[marketplace.name] = {"source": {"source": "directory", "path": f"{root}/{marketplace.name}"}}
+            enabled.update({f"{plugin}@{marketplace.name}": True for plugin in marketplace.enabled})
+        return {"extraKnownMarketplaces": known, "enabledPlugins": enabled}
+
     def mcp_entry(self, server: McpServer, guest_home: str, owner: str) -> ConfigEntry:
         # Claude expands ${VAR} in header values when it connects.
         entry = {"type": "stdio", **stdio_mcp_entry(server)} if server.stdio else http_mcp_entry(server)

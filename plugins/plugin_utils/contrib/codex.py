@@ -96,6 +96,34 @@ class CodexProvider(AgentProvider):
             "requires_openai_auth": True}}}
         parts.add_file(self.settings_file(request.guest_home)[0], _toml(keys), merge=MERGE_TOML)
 
+    def add_plugins(self, parts: ProviderParts) -> dict[str, t.Any]:
+        # Verified with 0.169.0: a plugin copied into the cache and enabled in config.toml is
+        # effective from the first start (`codex plugin add` does the same, with network access).
+        # The marketplace itself is known too, so `codex plugin list` shows it.
+        request = parts.request
+        if not request.plugins:
+            return {}
+        root = self.marketplaces_dir(request.guest_home)
+        cache = f"{self.config_dir(request.guest_home)}/plugins/cache"
+        parts.add_dir(root)
+        parts.add_dir(cache.rsplit("/", 1)[0])
+        parts.add_dir(cache)
+        marketplaces: dict[str, t.Any] = {}
+        plugins: dict[str, t.Any] = {}
+        for marketplace in request.plugins:
+            files = marketplace.files()
+            parts.add_tree(f"{root}/{marketplace.name}", files)
+            marketplaces[marketplace.name] = {"source_type": "local", "source": f"{root}/{marketplace.name}"}
+            parts.add_dir(f"{cache}/{marketplace.name}")
+            for plugin in marketplace.enabled:
+                prefix = marketplace.plugins[plugin] + "/"
+                parts.add_dir(f"{cache}/{marketplace.name}/{plugin}")
+                # "local": the version directory codex itself uses for a plugin without a version.
+                parts.add_tree(f"{cache}/{marketplace.name}/{plugin}/local",
+                               {rel[len(prefix):]: data for rel, data in files.items() if rel.startswith(prefix)})
+                plugins[f"{plugin}@{marketplace.name}"] = {"enabled": True}
+        return {"marketplaces": marketplaces, "plugins": plugins}
+
     def mcp_entry(self, server: McpServer, guest_home: str, owner: str) -> ConfigEntry:
         path = f"{self.config_dir(guest_home)}/config.toml"
         if server.stdio:  # command, args and an [env] sub-table
