@@ -9,6 +9,7 @@ HOME of its own (the README's ~/.cache paths land there) and no ansible.cfg.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -67,7 +68,7 @@ class Forwarder:
 
 def run(argv: list[str], home: Path, cwd: Path) -> t.Any:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
-    env.update(HOME=str(home), PATH=f"{VENV_BIN}:{env['PATH']}",
+    env.update(HOME=str(home), PATH=f"{VENV_BIN}:{env['PATH']}", PWD=str(cwd),  # as a shell sets it on cd
                # Where an installed collection (and community.docker) would be found.
                ANSIBLE_COLLECTIONS_PATH=str(CACHE / "collections"),
                # The user's own ssh setup (ssh reads the passwd home, not $HOME): their key, and the
@@ -104,7 +105,7 @@ def test_readme_inventory_and_commands_as_written(readme_world, ssh_server):
     inventory = yaml.safe_load((work / "inventory.yml").read_text())
     assert set(inventory["bottles"]["hosts"]) == {"claude-1", "smol-1"}
     commands = [line for line in readme_block("sh", "## Using it").splitlines() if line.startswith("ansible-playbook")]
-    assert len(commands) == 2, commands
+    assert len(commands) == 3, commands
     egress_cmd = commands[0].replace("10.0.2.2:3128", f"{ssh_server.host_address}:3128").split()
     provision_cmd = commands[1].split() + ["-e", "vault_claude_token=sk-ant-oat01-readme", "-e",
                                            "vault_openai_key=sk-readme"]
@@ -121,3 +122,7 @@ def test_readme_inventory_and_commands_as_written(readme_world, ssh_server):
     assert again.returncode == 0
     for host in ("claude-1", "smol-1"):
         assert re.search(rf"^{host}\s+: ok=\d+\s+changed=0 ", again.stdout, re.M), again.stdout[-2000:]
+    drift = run(commands[2].split() + provision_cmd[len(commands[1].split()):], home, work)
+    assert drift.returncode == 0, drift.stdout[-3000:] + drift.stderr[-3000:]
+    assert json.loads((work / "drift.json").read_text()) == {"in_sync": ["claude-1", "smol-1"], "drifted": {},
+                                                             "failed": []}
