@@ -19,6 +19,7 @@ import typing as t
 import uuid
 
 from fakes import FakeHandler, FakeServer, Recorded
+from fakes.tls_api import FakeTlsApi
 
 REPLY = "bot-bottle fake model reply"
 
@@ -125,3 +126,10 @@ class FakeModelApi(FakeServer):
         """The model requests (one per turn), in order."""
         return [r for r in self.requests
                 if r.method == "POST" and r.path.split("?")[0].endswith(("/messages", "/responses", GEMINI_TURN))]
+
+
+class TlsModelApi(FakeTlsApi):
+    """The fake model API (every provider's wire format) over TLS, under the names its CA signs."""
+
+    handler_class = ModelApiHandler
+    turns = FakeModelApi.turns

@@ -31,8 +31,8 @@ from bottles import (
     write_inventory,
 )
 from fakes.mcp_server import MCP_PATH, FakeMcpServer
-from fakes.model_api import REPLY, FakeModelApi, ModelApiHandler
-from fakes.tls_api import FakeCA, FakeTlsApi, free_port
+from fakes.model_api import REPLY, TlsModelApi
+from fakes.tls_api import FakeCA, free_port
 
 from ansible_collections.bot_bottle.agents.plugins.plugin_utils.provider import PLACEHOLDER_TOKEN
 
@@ -44,13 +44,6 @@ CASES = [(kind, provider) for kind in ("docker", "ssh") for provider in PROVIDER
 GATEWAY = "llm-gateway.bbt.test"
 # Every header a CLI may carry its credential in.
 CREDENTIAL_HEADERS = ("authorization", "x-api-key", "x-goog-api-key")
-
-
-class TlsModelApi(FakeTlsApi):
-    """The fake model API (every provider's wire format) over TLS under the real names."""
-
-    handler_class = ModelApiHandler
-    turns = FakeModelApi.turns
 
 
 class Proxy(t.NamedTuple):
