@@ -305,7 +305,6 @@ class AgentProvider(abc.ABC):
             redactions=(egress.password,) if egress else (),
         )
 
-
     # -- the user's settings and the managed policy ------------------------------------------
 
     def add_settings(self, parts: ProviderParts) -> None:
