@@ -113,6 +113,22 @@ options:
         send the credential in clear text otherwise).
     type: str
     default: ""
+  platform:
+    description:
+      - A cloud platform serving the provider's models instead of its own API (Claude - Amazon Bedrock or
+        Google Vertex AI). Empty is the provider's API. Other providers refuse it.
+      - Bedrock - O(auth_token) is a Bedrock API key; the bottle holds a placeholder C(AWS_BEARER_TOKEN_BEDROCK)
+        and the egress proxy sends the key as C(Authorization) to C(bedrock-runtime.<region>.amazonaws.com).
+      - Vertex - O(auth_token) is a Google access token (short-lived - provision again with a fresh one, or
+        rewrite the controller file the route names); the CLI skips its own Google auth and the egress
+        proxy sends the token as C(Authorization) to C(<region>-aiplatform.googleapis.com).
+      - With O(base_url), the route goes to that host instead (a gateway in front of the platform).
+    type: dict
+    default: {}
+    suboptions:
+      name: {description: The platform (required when O(platform) is set)., type: str, choices: [bedrock, vertex]}
+      region: {description: "Its region, required (C(us-east-1); Vertex also C(global)).", type: str}
+      project: {description: The Google Cloud project (Vertex)., type: str, default: ""}
   settings:
     description:
       - Settings merged into the agent's own user settings file in the bottle (Claude

@@ -181,14 +181,24 @@ class AgentProvider(abc.ABC):
         """The CLI's system-wide settings file that wins over the user's, and its format (None: it has none)."""
         return None
 
+    def default_api_host(self, request: ProvisionRequest) -> str:
+        """The model API host without a base URL (a platform's endpoint for a provider that has platforms)."""
+        return self.api_host
+
     def api_route_host(self, request: ProvisionRequest) -> str:
-        """The host the credential's egress route is for: the base URL's, else the provider's API host."""
-        return urllib.parse.urlparse(request.base_url).hostname or self.api_host if request.base_url else self.api_host
+        """The host the credential's egress route is for: the base URL's, else the default API host."""
+        return urllib.parse.urlparse(request.base_url).hostname or "" if request.base_url else self.default_api_host(request)
 
     def add_base_url(self, parts: ProviderParts) -> None:
         """Point the CLI at ``base_url`` (by default through ``base_url_env``)."""
         if parts.request.base_url:
             parts.env[self.base_url_env] = parts.request.base_url
+
+    def add_platform(self, parts: ProviderParts) -> None:
+        """Serve the models from ``request.platform`` (a cloud platform); a CLI without platforms refuses it."""
+        if parts.request.platform is not None:
+            raise ProvisionError("platform", f"the {self.runtime.provider} CLI has no cloud platform here; "
+                                             "point it at another model API with base_url")
 
     def add_plugins(self, parts: ProviderParts) -> dict[str, t.Any]:
         """Place the plugins of ``request.plugins`` (trees) and return the settings keys enabling them.
@@ -247,6 +257,7 @@ class AgentProvider(abc.ABC):
         home, owner, name = request.guest_home, request.owner, self.runtime.provider
         parts = ProviderParts(request)
         self.add_parts(parts)
+        self.add_platform(parts)
         self.add_base_url(parts)
         self.add_settings(parts)
         self.add_managed_settings(parts)

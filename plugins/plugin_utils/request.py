@@ -138,6 +138,31 @@ def _check_transport(server: McpServer, label: t.Callable[[str], str]) -> None:
                                                "a stdio server takes env")
 
 
+_REGION = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+
+@dataclasses.dataclass(frozen=True)
+class Platform:
+    """A cloud platform serving the provider's models (``bedrock``, ``vertex``)."""
+
+    name: str
+    region: str
+    project: str = ""
+
+    @classmethod
+    def checked(cls, data: t.Mapping[str, t.Any]) -> "Platform | None":
+        if not any(data.values()):  # unset (argument validation fills in the suboptions)
+            return None
+        platform = cls(str(data.get("name") or ""), str(data.get("region") or ""), str(data.get("project") or ""))
+        if platform.name not in ("bedrock", "vertex"):
+            raise ProvisionError("platform.name", f"{platform.name!r} is not a platform; use bedrock or vertex")
+        if not _REGION.match(platform.region):
+            raise ProvisionError("platform.region", f"{platform.region!r} is not a region name such as us-east-1")
+        if platform.name == "vertex" and not platform.project:
+            raise ProvisionError("platform.project", "Vertex needs the Google Cloud project that serves the model")
+        return platform
+
+
 @dataclasses.dataclass(frozen=True)
 class Marketplace:
     """A plugin marketplace directory on the controller (``.claude-plugin/marketplace.json``) and
@@ -306,6 +331,7 @@ class ProvisionRequest:
     # The standing instructions (context or the text of context_file); empty removes them.
     context: str = ""
     plugins: tuple[Marketplace, ...] = ()
+    platform: Platform | None = None
 
     @property
     def user(self) -> str:
@@ -359,6 +385,7 @@ class ProvisionRequest:
             managed_settings=_checked_settings("managed_settings", options.get("managed_settings") or {}),
             context=_checked_context(options.get("context") or "", options.get("context_file") or ""),
             plugins=_checked_marketplaces(options.get("plugins") or ()),
+            platform=Platform.checked(options.get("platform") or {}),
         )
         if request.credentials_in_guest and not (request.auth_token or request.forward_host_credentials):
             raise ProvisionError(

@@ -13,10 +13,12 @@ Anything else gets a 404 (and is recorded, so a test can see what else a CLI ask
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import typing as t
 import uuid
+import zlib
 
 from fakes import FakeHandler, FakeServer, Recorded
 from fakes.tls_api import FakeTlsApi
@@ -93,6 +95,27 @@ def gemini_chunk(text: str) -> dict[str, t.Any]:
             "modelVersion": "gemini-fake"}
 
 
+# Claude on the cloud platforms: Vertex streams the Messages events as SSE; Bedrock wraps each one
+# in an AWS event stream frame ({"bytes": base64 of the event JSON}).
+VERTEX_TURN = ":streamRawPredict"
+BEDROCK_TURN = "/invoke-with-response-stream"
+
+
+def eventstream_frame(headers: t.Mapping[str, str], payload: bytes) -> bytes:
+    """One frame of the AWS event stream encoding (application/vnd.amazon.eventstream)."""
+    encoded = b"".join(bytes([len(name)]) + name.encode() + b"\x07" + len(value.encode()).to_bytes(2, "big")
+                       + value.encode() for name, value in headers.items())
+    prelude = (12 + len(encoded) + len(payload) + 4).to_bytes(4, "big") + len(encoded).to_bytes(4, "big")
+    message = prelude + zlib.crc32(prelude).to_bytes(4, "big") + encoded + payload
+    return message + zlib.crc32(message).to_bytes(4, "big")
+
+
+def bedrock_stream(events: t.Iterable[tuple[str, t.Any]]) -> bytes:
+    headers = {":event-type": "chunk", ":content-type": "application/json", ":message-type": "event"}
+    return b"".join(eventstream_frame(headers, json.dumps({"bytes": base64.b64encode(json.dumps(data).encode())
+                                                                    .decode()}).encode()) for _name, data in events)
+
+
 # What the Gemini CLI's JSON side questions expect: its model router and next-speaker check.
 GEMINI_SIDE_ANSWER = json.dumps({"reasoning": "fake", "model_choice": "flash", "next_speaker": "user"})
 GEMINI_TURN = ":streamGenerateContent"
@@ -111,6 +134,11 @@ class ModelApiHandler(FakeHandler):
         elif request.method == "POST" and path.endswith("/responses"):
             body = request.json()
             self.send_sse(responses_events(body.get("model", "fake"), responses_reply(body)))
+        elif request.method == "POST" and path.endswith(VERTEX_TURN):
+            self.send_sse(anthropic_events(path.rsplit("/", 1)[-1].partition(":")[0], REPLY))
+        elif request.method == "POST" and path.endswith(BEDROCK_TURN):
+            self.send_bytes(bedrock_stream(anthropic_events(path.split("/")[-2], REPLY)),
+                            "application/vnd.amazon.eventstream")
         elif request.method == "POST" and path.endswith(GEMINI_TURN):
             self.send_sse([(None, gemini_chunk(REPLY))])
         elif request.method == "POST" and path.endswith(":generateContent"):
@@ -125,7 +153,8 @@ class FakeModelApi(FakeServer):
     def turns(self) -> list[Recorded]:
         """The model requests (one per turn), in order."""
         return [r for r in self.requests
-                if r.method == "POST" and r.path.split("?")[0].endswith(("/messages", "/responses", GEMINI_TURN))]
+                if r.method == "POST" and r.path.split("?")[0].endswith(
+                    ("/messages", "/responses", GEMINI_TURN, VERTEX_TURN, BEDROCK_TURN))]
 
 
 class TlsModelApi(FakeTlsApi):

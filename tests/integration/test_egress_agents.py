@@ -42,6 +42,12 @@ TOKENS = {provider: f"{driver(provider).token_prefix}real-{uuid.uuid4().hex}" fo
 CASES = [(kind, provider) for kind in ("docker", "ssh") for provider in PROVIDERS]
 # An LLM gateway (agent_base_url) under a name of its own, served by the same fake.
 GATEWAY = "llm-gateway.bbt.test"
+# Claude on the cloud platforms (agent_platform): the endpoint the CLI calls by itself, and the
+# credential the proxy must put on the wire there.
+PLATFORMS = {
+    "bedrock": ({"name": "bedrock", "region": "us-east-1"}, "bedrock-runtime.us-east-1.amazonaws.com"),
+    "vertex": ({"name": "vertex", "region": "us-east5", "project": "bbt-project"}, "us-east5-aiplatform.googleapis.com"),
+}
 # Every header a CLI may carry its credential in.
 CREDENTIAL_HEADERS = ("authorization", "x-api-key", "x-goog-api-key")
 
@@ -76,7 +82,7 @@ def proxy(tmp_path_factory, ssh_server) -> t.Iterator[Proxy]:
     gateway = docker_gateway()
     (tmp / "ca").mkdir()
     ca = FakeCA(tmp / "ca")
-    hosts = [driver(p).api_host for p in PROVIDERS] + [GATEWAY]
+    hosts = [driver(p).api_host for p in PROVIDERS] + [GATEWAY] + [host for _p, host in PLATFORMS.values()]
     api = TlsModelApi(ca, names=hosts, host=gateway).start()
     mcp = {"docker": FakeMcpServer(gateway).start(), "ssh": FakeMcpServer(ssh_server.host_address).start()}
     name = f"bbt-egress-{uuid.uuid4().hex[:6]}"
@@ -179,6 +185,28 @@ def test_claude_with_an_api_key_through_a_gateway_sends_it_there_as_x_api_key(pr
     assert [r.headers.get("x-api-key") for r in proxy.api.turns()] == [API_KEY] * len(proxy.api.turns())
     assert proxy.api.turns() and not any(r.headers.get("authorization") for r in proxy.api.turns())
     assert {r.headers.get("host") for r in proxy.api.requests} == {GATEWAY}
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_claude_on_a_cloud_platform_gets_the_credential_at_the_platform_endpoint(proxy, make_bottle, tmp_path, platform):
+    """agent_platform: the CLI calls the platform's endpoint by itself (Bedrock with a bearer API key in
+    place of SigV4, Vertex with its own Google auth skipped) and the proxy adds the real credential."""
+    settings, endpoint = PLATFORMS[platform]
+    credential = f"{platform}-credential-{uuid.uuid4().hex}"
+    bottle = make_bottle("docker", "claude")
+    host_vars = role_vars(bottle, "claude", tmp_path, agent_auth_token=credential, agent_platform=settings,
+                          agent_egress=dict(proxy.fact, url=proxy.fact["docker_url"]))
+    run = provision(bottle, host_vars, tmp_path)
+    assert run.rc == 0, run.failed_msgs()
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert [r["host"] for r in result["egress_routes"]] == [endpoint]
+    proxy.api.clear()
+    out = bottle.exec(f"{result['launcher']} --headless hello </dev/null", user="node", check=False, timeout=120)
+    assert out.returncode == 0 and REPLY in out.stdout, out.stdout[-2000:] + out.stderr[-2000:]
+    turns = proxy.api.turns()
+    assert turns and {r.headers.get("host") for r in turns} == {endpoint}, [r.path for r in proxy.api.requests]
+    assert {r.headers.get("authorization") for r in turns} == {f"Bearer {credential}"}
+    assert bottle.exec(f"grep -rlsF {credential} /home /etc /tmp", check=False).stdout == ""
 
 
 def test_no_byte_of_the_token_in_the_bottle(agent):

@@ -372,3 +372,49 @@ def test_a_plugin_outside_the_marketplace_is_refused(tmp_path):
         {"name": "m", "plugins": [{"name": "p", "source": {"source": "github", "repo": "o/r"}}]}))
     with pytest.raises(ProvisionError, match="only a directory inside the marketplace"):
         plan_for("claude", tmp_path, plugins=[{"marketplace": str(market)}])
+
+
+# -- Claude on a cloud platform -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("platform, env, host, secret", [
+    ({"name": "bedrock", "region": "eu-west-1"}, {"CLAUDE_CODE_USE_BEDROCK": "1", "AWS_REGION": "eu-west-1"},
+     "bedrock-runtime.eu-west-1.amazonaws.com", "claude-bedrock-api-key"),
+    ({"name": "vertex", "region": "us-east5", "project": "p"},
+     {"CLAUDE_CODE_USE_VERTEX": "1", "CLOUD_ML_REGION": "us-east5", "ANTHROPIC_VERTEX_PROJECT_ID": "p",
+      "CLAUDE_CODE_SKIP_VERTEX_AUTH": "1"}, "us-east5-aiplatform.googleapis.com", "claude-vertex-token"),
+    ({"name": "vertex", "region": "global", "project": "p"}, {"CLOUD_ML_REGION": "global"},
+     "aiplatform.googleapis.com", "claude-vertex-token"),
+])
+def test_claude_on_a_platform_routes_its_credential_to_the_platform(platform, env, host, secret, tmp_path):
+    plan = plan_for("claude", tmp_path, auth_token=TOKEN, platform=platform)
+    assert env.items() <= plan.guest_env.items()
+    (route,) = plan.egress_routes
+    assert (route.host, route.header, route.value_prefix) == (host, "Authorization", "Bearer ")
+    assert route.credential_path.endswith(f"/secrets/{secret}")
+    # Bedrock: the CLI sends the placeholder key itself; Vertex: no credential variable at all.
+    hidden = ["AWS_BEARER_TOKEN_BEDROCK"] if platform["name"] == "bedrock" else []
+    assert list(plan.hidden_env_names) == hidden and "ANTHROPIC_API_KEY" not in plan.guest_env
+    no_secret_anywhere(plan)
+
+
+def test_a_gateway_in_front_of_a_platform_takes_the_platform_base_url_variable(tmp_path):
+    plan = plan_for("claude", tmp_path, auth_token=TOKEN, platform={"name": "bedrock", "region": "us-east-1"},
+                    base_url="https://bedrock-gw.example.com")
+    assert plan.guest_env["ANTHROPIC_BEDROCK_BASE_URL"] == "https://bedrock-gw.example.com"
+    assert "ANTHROPIC_BASE_URL" not in plan.guest_env
+    assert [r.host for r in plan.egress_routes] == ["bedrock-gw.example.com"]
+
+
+@pytest.mark.parametrize("provider, options, option, message", [
+    ("codex", {"platform": {"name": "bedrock", "region": "us-east-1"}}, "platform", "the codex CLI has no cloud platform"),
+    ("claude", {"platform": {"name": "vertex", "region": "us-east5"}}, "platform.project", "needs the Google Cloud project"),
+    ("claude", {"platform": {"name": "bedrock", "region": "US East"}}, "platform.region", "is not a region name"),
+    ("claude", {"platform": {"region": "us-east-1"}}, "platform.name", "is not a platform"),
+    ("claude", {"platform": {"name": "vertex", "region": "us-east5", "project": "p"}, "auth_token": "t",
+                "credentials_in_guest": True}, "credentials_in_guest", "GOOGLE_APPLICATION_CREDENTIALS"),
+])
+def test_bad_platform_names_the_option(provider, options, option, message, tmp_path):
+    with pytest.raises(ProvisionError) as caught:
+        plan_for(provider, tmp_path, **options)
+    assert caught.value.option == option and message in caught.value.detail

@@ -36,14 +36,20 @@ API_KEY_PREFIX = "sk-ant-api"
 class Credential(t.NamedTuple):
     """How Claude Code sends one kind of credential: from which env var, in which header."""
 
-    env: str
+    name: str  # names the controller secret file
+    env: str  # "": the CLI reads none (the proxy alone adds the header)
     header: str
     value_prefix: str
 
 
 # An OAuth token (a Claude subscription login) and an Anthropic API key travel differently.
-OAUTH = Credential("CLAUDE_CODE_OAUTH_TOKEN", "Authorization", "Bearer ")
-API_KEY = Credential("ANTHROPIC_API_KEY", "x-api-key", "")
+OAUTH = Credential("oauth-token", "CLAUDE_CODE_OAUTH_TOKEN", "Authorization", "Bearer ")
+API_KEY = Credential("api-key", "ANTHROPIC_API_KEY", "x-api-key", "")
+# The cloud platforms (agent_platform): a Bedrock API key is a bearer token the CLI sends itself
+# instead of signing; for Vertex the CLI skips its own Google auth and the proxy adds the token.
+BEDROCK_KEY = Credential("bedrock-api-key", "AWS_BEARER_TOKEN_BEDROCK", "Authorization", "Bearer ")
+VERTEX_TOKEN = Credential("vertex-token", "", "Authorization", "Bearer ")
+BASE_URL_ENV = {"": "ANTHROPIC_BASE_URL", "bedrock": "ANTHROPIC_BEDROCK_BASE_URL", "vertex": "ANTHROPIC_VERTEX_BASE_URL"}
 
 
 class ClaudeProvider(AgentProvider):
@@ -64,7 +70,6 @@ class ClaudeProvider(AgentProvider):
     credential_env_names = ("ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN")
     context_file_name = "CLAUDE.md"
     api_host = API_HOST
-    base_url_env = "ANTHROPIC_BASE_URL"
 
     def config_dir(self, guest_home: str) -> str:
         return f"{guest_home}/.claude"
@@ -99,10 +104,45 @@ class ClaudeProvider(AgentProvider):
             if login_path:  # the proxy reads the controller user's own login file, fresh each time
                 return EgressRoute(host, OAUTH.header, "json_file", login_path, OAUTH.value_prefix,
                                    ACCESS_TOKEN_POINTER)
-            path = parts.add_controller_secret(f"claude-{'api-key' if credential is API_KEY else 'oauth-token'}", secret)
+            path = parts.add_controller_secret(f"claude-{credential.name}", secret)
             return EgressRoute(host, credential.header, "file", path, credential.value_prefix)
 
+        if credential is VERTEX_TOKEN:
+            parts.egress_routes.append(route())
+            return
         parts.add_env_credential(credential.env, secret, f"{home}/.claude/bot-bottle-credentials.env", route)
+
+    def add_platform(self, parts: ProviderParts) -> None:
+        request, platform = parts.request, parts.request.platform
+        if platform is None:
+            return
+        if request.forward_host_credentials:
+            raise ProvisionError("forward_host_credentials", f"a Claude login is for Anthropic's API, not {platform.name}; "
+                                                             "give the platform's credential as auth_token")
+        if platform.name == "bedrock":
+            parts.env.update(CLAUDE_CODE_USE_BEDROCK="1", AWS_REGION=platform.region)
+            return
+        if request.credentials_in_guest:
+            raise ProvisionError("credentials_in_guest", "Claude on Vertex takes Google credentials from a file in "
+                                                         "the bottle (GOOGLE_APPLICATION_CREDENTIALS in guest_env), "
+                                                         "not from auth_token")
+        parts.env.update(CLAUDE_CODE_USE_VERTEX="1", CLOUD_ML_REGION=platform.region,
+                         ANTHROPIC_VERTEX_PROJECT_ID=platform.project)
+        if request.auth_token:  # the egress proxy adds the token: no Google auth in the bottle
+            parts.env["CLAUDE_CODE_SKIP_VERTEX_AUTH"] = "1"
+
+    def default_api_host(self, request: ProvisionRequest) -> str:
+        platform = request.platform
+        if platform is None:
+            return API_HOST
+        if platform.name == "bedrock":
+            return f"bedrock-runtime.{platform.region}.amazonaws.com"
+        return "aiplatform.googleapis.com" if platform.region == "global" else f"{platform.region}-aiplatform.googleapis.com"
+
+    def add_base_url(self, parts: ProviderParts) -> None:
+        request = parts.request
+        if request.base_url:
+            parts.env[BASE_URL_ENV[request.platform.name if request.platform else ""]] = request.base_url
 
     def add_plugins(self, parts: ProviderParts) -> dict[str, t.Any]:
         # Verified with 2.1.332: a known marketplace of "directory" source plus enabledPlugins is
@@ -127,7 +167,9 @@ class ClaudeProvider(AgentProvider):
 
 
 def _credential_kind(request: ProvisionRequest) -> Credential:
-    """An API key (``sk-ant-api…``, or auth_kind=api_key) or else an OAuth token."""
+    """The platform's credential; else an API key (``sk-ant-api…``, or auth_kind=api_key) or an OAuth token."""
+    if request.platform is not None:
+        return BEDROCK_KEY if request.platform.name == "bedrock" else VERTEX_TOKEN
     if request.auth_kind == "api_key":
         return API_KEY
     if request.auth_kind == "auto" and request.auth_token.startswith(API_KEY_PREFIX):
