@@ -112,8 +112,11 @@ def eventstream_frame(headers: t.Mapping[str, str], payload: bytes) -> bytes:
 
 def bedrock_stream(events: t.Iterable[tuple[str, t.Any]]) -> bytes:
     headers = {":event-type": "chunk", ":content-type": "application/json", ":message-type": "event"}
-    return b"".join(eventstream_frame(headers, json.dumps({"bytes": base64.b64encode(json.dumps(data).encode())
-                                                                    .decode()}).encode()) for _name, data in events)
+    frames = []
+    for _name, data in events:
+        chunk = {"bytes": base64.b64encode(json.dumps(data).encode()).decode()}
+        frames.append(eventstream_frame(headers, json.dumps(chunk).encode()))
+    return b"".join(frames)
 
 
 # What the Gemini CLI's JSON side questions expect: its model router and next-speaker check.
