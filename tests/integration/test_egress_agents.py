@@ -255,6 +255,9 @@ def test_no_token_in_any_ansible_output_and_rerun_is_clean(agent, proxy):
     assert rerun.rc == 0 and TOKENS[agent.provider] not in rerun.stdout + rerun.stderr
     changes = re.findall(r"(?:created|updated|removed|registered|attributes of) [^\"]*", rerun.stdout)
     assert "changed=0" in rerun.stdout.split("PLAY RECAP")[-1], changes or rerun.stdout[-1500:]
+
+
+def test_the_proxy_play_reruns_clean(proxy):
     proxy_rerun = run_playbook(proxy.inventory, playbook=proxy.inventory.parent / "egress.yml")
     assert proxy_rerun.rc == 0 and proxy_rerun.changed("localhost") == 0
 
